@@ -1,0 +1,43 @@
+//! Errors of the domain layer. Client mistakes are `ScimError`s; everything else is a store failure
+//! that the HTTP edge logs and answers generically.
+
+use iris_scim::ScimError;
+
+/// What a storage backend can report. Constraint violations are detected by kind, not by message,
+/// so both backends map them the same way.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique constraint violated")]
+    Conflict,
+    #[error("row not found")]
+    NotFound,
+    #[error("version changed concurrently")]
+    VersionMismatch,
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CoreError {
+    /// The client-facing form; store failures become a generic 500 (the caller logs the cause).
+    pub fn to_scim(&self) -> ScimError {
+        match self {
+            Self::Scim(e) => e.clone(),
+            Self::Store(StoreError::Conflict) => ScimError::uniqueness("a resource with that value already exists"),
+            Self::Store(StoreError::NotFound) => ScimError::not_found("resource not found"),
+            Self::Store(StoreError::VersionMismatch) => {
+                ScimError::precondition_failed("the resource was modified by another request")
+            }
+            Self::Store(StoreError::Database(_)) => ScimError::internal(),
+        }
+    }
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;

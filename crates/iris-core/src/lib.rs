@@ -1,0 +1,16 @@
+//! The Iris domain: tenants and their tokens, the `Store` trait both database backends implement,
+//! and the services that the HTTP API and the admin CLI share. Nothing here knows which database
+//! or which transport is in use.
+
+pub mod clock;
+pub mod error;
+pub mod store;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+
+pub use error::{CoreError, StoreError};
+pub use store::{Store, TenantId};
+pub use tenants::{Tenant, TenantName, TenantService};
+pub use tokens::{IssuedToken, TokenId};
+pub use users::UserService;

@@ -1,0 +1,171 @@
+//! The storage seam. Both backends (SQLite, PostgreSQL) implement [`Store`]; everything above it is
+//! backend-agnostic. Every resource operation takes the [`TenantId`] of an authenticated tenant, so
+//! no query can be written without naming the tenant it is confined to.
+
+use async_trait::async_trait;
+use iris_scim::filter::Resolved;
+use iris_scim::resource::Document;
+use serde_json::Value;
+
+use crate::error::StoreError;
+
+/// The database identity of a tenant. Only the tenant service (from an authenticated token or an
+/// admin command) and store rows produce one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub(crate) fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().simple().to_string())
+    }
+
+    /// Rebuilds an id read from the database. Stores call this; nothing else should.
+    pub fn from_row(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A tenant as stored.
+#[derive(Debug, Clone)]
+pub struct TenantRow {
+    pub id: TenantId,
+    pub name: String,
+    pub created: String,
+    pub disabled_at: Option<String>,
+}
+
+/// A bearer token as stored: never the secret, only its SHA-256 (hex).
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub label: Option<String>,
+    pub secret_hash: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// A stored resource: its document plus the metadata Iris maintains.
+#[derive(Debug, Clone)]
+pub struct ResourceRecord {
+    pub id: String,
+    pub doc: Document,
+    pub created: String,
+    pub last_modified: String,
+    pub version: i64,
+}
+
+/// One element of a multi-valued attribute that filters match on (`emails`, `phoneNumbers`, …),
+/// kept in a side table so that `emails[type eq "work"].value eq "x"` is an indexed lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiValue {
+    pub attribute: &'static str,
+    pub type_lower: Option<String>,
+    pub primary: bool,
+    pub value_lower: String,
+}
+
+/// The columns derived from a user document for constraints and indexed queries. Computed in Rust
+/// so both databases compare the same (Unicode-lowercased) bytes.
+#[derive(Debug, Clone)]
+pub struct UserShadow {
+    pub user_name_lower: String,
+    pub external_id: Option<String>,
+    pub display_name_lower: Option<String>,
+    pub active: Option<bool>,
+    pub values: Vec<MultiValue>,
+    /// The document with every case-insensitive string lowercased: what filters on attributes
+    /// without a dedicated column are evaluated against.
+    pub search_doc: Value,
+}
+
+/// Everything a backend needs to write one user.
+#[derive(Debug, Clone)]
+pub struct UserWrite {
+    pub id: String,
+    pub doc: Document,
+    pub shadow: UserShadow,
+    pub now: String,
+}
+
+/// Sort keys the list query supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Ascending,
+    Descending,
+}
+
+/// A page request over a filtered, ordered result.
+#[derive(Debug, Clone)]
+pub struct ListQuery<'a> {
+    pub filter: Option<&'a Resolved>,
+    /// 1-based index of the first result (RFC 7644 §3.4.2.4).
+    pub start_index: u64,
+    /// Maximum number of resources to return; 0 asks only for the total.
+    pub count: u64,
+    pub sort_by: Option<&'a iris_scim::filter::ResolvedAttr>,
+    pub sort_order: SortOrder,
+}
+
+/// One page of results and the size of the whole result.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub total: u64,
+    pub records: Vec<ResourceRecord>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and readiness output.
+    fn backend_name(&self) -> &'static str;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn insert_tenant(&self, tenant: &TenantRow) -> Result<(), StoreError>;
+    async fn tenants(&self) -> Result<Vec<TenantRow>, StoreError>;
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRow>, StoreError>;
+    async fn set_tenant_disabled(
+        &self,
+        tenant: &TenantId,
+        disabled_at: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError>;
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRow>, StoreError>;
+    /// Marks a token revoked; `false` if no live token has that id.
+    async fn revoke_token(&self, token_id: &str, at: &str) -> Result<bool, StoreError>;
+    /// The token and its tenant, for authenticating a request. Read from the database on every
+    /// call, so a revocation made by any process takes effect at once.
+    async fn token_with_tenant(
+        &self,
+        token_id: &str,
+    ) -> Result<Option<(TokenRow, TenantRow)>, StoreError>;
+    async fn touch_token(&self, token_id: &str, at: &str) -> Result<(), StoreError>;
+
+    /// Inserts a user; `Conflict` if its userName is taken in the tenant.
+    async fn insert_user(&self, tenant: &TenantId, user: &UserWrite) -> Result<ResourceRecord, StoreError>;
+    async fn user(&self, tenant: &TenantId, id: &str) -> Result<Option<ResourceRecord>, StoreError>;
+    /// Replaces a user if its version is still `expected_version`: `VersionMismatch` if another
+    /// write came first, `NotFound` if it is gone, `Conflict` on a userName clash.
+    async fn update_user(
+        &self,
+        tenant: &TenantId,
+        expected_version: i64,
+        user: &UserWrite,
+    ) -> Result<ResourceRecord, StoreError>;
+    /// Deletes a user (and its side rows); `NotFound` if absent, `VersionMismatch` if
+    /// `expected_version` is given and stale.
+    async fn delete_user(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError>;
+    async fn list_users(&self, tenant: &TenantId, query: &ListQuery<'_>) -> Result<ListPage, StoreError>;
+}

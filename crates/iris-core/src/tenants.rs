@@ -1,0 +1,228 @@
+//! Tenants and their tokens: what the admin CLI manages and what every SCIM request authenticates
+//! against. The CLI and the HTTP API both go through [`TenantService`].
+
+use std::sync::Arc;
+
+use iris_scim::ScimError;
+
+use crate::clock;
+use crate::error::{CoreError, CoreResult, StoreError};
+use crate::store::{Store, TenantId, TenantRow, TokenRow};
+use crate::tokens::{self, IssuedToken, TokenId};
+
+/// A tenant name as it appears in the Tenant URL: 1–63 of `a-z 0-9 -`, not starting or ending
+/// with `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantName(String);
+
+impl TenantName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let valid = !raw.is_empty()
+            && raw.len() <= 63
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-');
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(format!(
+                "invalid tenant name '{raw}': use 1-63 lowercase letters, digits and '-', not starting or ending with '-'"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An existing tenant. Holding one is what allows touching its resources.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    id: TenantId,
+    name: String,
+    created: String,
+    disabled_at: Option<String>,
+}
+
+impl Tenant {
+    fn from_row(row: TenantRow) -> Self {
+        Self { id: row.id, name: row.name, created: row.created, disabled_at: row.disabled_at }
+    }
+
+    pub fn id(&self) -> &TenantId {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn created(&self) -> &str {
+        &self.created
+    }
+
+    pub fn disabled_at(&self) -> Option<&str> {
+        self.disabled_at.as_deref()
+    }
+}
+
+/// A token's public facts, for listing.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: String,
+    pub label: Option<String>,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// Why a request was not authenticated. Deliberately not detailed towards the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    Invalid,
+}
+
+#[derive(Clone)]
+pub struct TenantService {
+    store: Arc<dyn Store>,
+}
+
+impl TenantService {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Creates a tenant and its first token.
+    pub async fn create(&self, name: &TenantName) -> CoreResult<(Tenant, IssuedToken)> {
+        let row = TenantRow {
+            id: TenantId::generate(),
+            name: name.as_str().to_owned(),
+            created: clock::now(),
+            disabled_at: None,
+        };
+        self.store.insert_tenant(&row).await.map_err(|e| match e {
+            StoreError::Conflict => CoreError::Scim(ScimError::uniqueness(format!(
+                "tenant '{}' already exists",
+                name.as_str()
+            ))),
+            other => other.into(),
+        })?;
+        let tenant = Tenant::from_row(row);
+        let token = self.issue_token(&tenant, Some("initial")).await?;
+        Ok((tenant, token))
+    }
+
+    pub async fn list(&self) -> CoreResult<Vec<Tenant>> {
+        Ok(self.store.tenants().await?.into_iter().map(Tenant::from_row).collect())
+    }
+
+    pub async fn find(&self, name: &str) -> CoreResult<Tenant> {
+        self.store
+            .tenant_by_name(name)
+            .await?
+            .map(Tenant::from_row)
+            .ok_or_else(|| ScimError::not_found(format!("no tenant named '{name}'")).into())
+    }
+
+    /// Disables (or re-enables) a tenant: all its tokens stop working at once.
+    pub async fn set_disabled(&self, name: &str, disabled: bool) -> CoreResult<Tenant> {
+        let tenant = self.find(name).await?;
+        let at = disabled.then(clock::now);
+        self.store.set_tenant_disabled(tenant.id(), at.as_deref()).await?;
+        self.find(name).await
+    }
+
+    pub async fn issue_token(&self, tenant: &Tenant, label: Option<&str>) -> CoreResult<IssuedToken> {
+        let issued = tokens::generate();
+        let row = TokenRow {
+            id: issued.id.as_str().to_owned(),
+            tenant_id: tenant.id().clone(),
+            label: label.map(str::to_owned),
+            secret_hash: issued.secret_hash.clone(),
+            created: clock::now(),
+            last_used: None,
+            revoked_at: None,
+        };
+        self.store.insert_token(&row).await?;
+        Ok(issued)
+    }
+
+    pub async fn tokens(&self, tenant: &Tenant) -> CoreResult<Vec<TokenInfo>> {
+        let rows = self.store.tokens(tenant.id()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TokenInfo {
+                id: r.id,
+                label: r.label,
+                created: r.created,
+                last_used: r.last_used,
+                revoked_at: r.revoked_at,
+            })
+            .collect())
+    }
+
+    /// Revokes a token by id; it is refused by every process from the next request on.
+    pub async fn revoke_token(&self, token_id: &str) -> CoreResult<()> {
+        let revoked = match TokenId::parse(token_id) {
+            Some(id) => self.store.revoke_token(id.as_str(), &clock::now()).await?,
+            None => false,
+        };
+        if revoked {
+            Ok(())
+        } else {
+            Err(ScimError::not_found(format!("no live token with id '{token_id}'")).into())
+        }
+    }
+
+    /// Authenticates a bearer token for the tenant named in the URL. The token must exist, be
+    /// unrevoked, belong to that tenant, and the tenant must be enabled. Returns the tenant and the
+    /// token's id.
+    pub async fn authenticate(
+        &self,
+        tenant_name: &str,
+        bearer: Option<&str>,
+    ) -> Result<(Tenant, String), Result<AuthFailure, StoreError>> {
+        let Some(bearer) = bearer else {
+            return Err(Ok(AuthFailure::Missing));
+        };
+        let Some((id, secret)) = tokens::split(bearer) else {
+            return Err(Ok(AuthFailure::Invalid));
+        };
+        let Some((token, tenant)) = self.store.token_with_tenant(id.as_str()).await.map_err(Err)? else {
+            return Err(Ok(AuthFailure::Invalid));
+        };
+        // Check the secret first and always, so timing does not reveal which condition failed.
+        let secret_ok = tokens::secret_matches(secret, &token.secret_hash);
+        let usable = secret_ok
+            && token.revoked_at.is_none()
+            && tenant.disabled_at.is_none()
+            && tenant.name == tenant_name;
+        if !usable {
+            return Err(Ok(AuthFailure::Invalid));
+        }
+        Ok((Tenant::from_row(tenant), token.id))
+    }
+
+    /// Records that a token was used (best effort; callers throttle).
+    pub async fn touch_token(&self, token_id: &str) -> CoreResult<()> {
+        self.store.touch_token(token_id, &clock::now()).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_names_are_url_safe_slugs() {
+        for ok in ["acme", "a", "acme-corp-2", &"a".repeat(63)] {
+            assert!(TenantName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-acme", "acme-", "Acme", "ac me", "acme/x", "ä", &"a".repeat(64)] {
+            assert!(TenantName::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

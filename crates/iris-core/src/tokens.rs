@@ -1,0 +1,105 @@
+//! Bearer tokens: `iris_<id>_<secret>`. The id locates the row; the 256-bit secret is stored only
+//! as its SHA-256 and compared in constant time. The whole string is shown once, at issue time.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+const PREFIX: &str = "iris_";
+const ID_BYTES: usize = 8;
+const SECRET_BYTES: usize = 32;
+
+/// The public identifier of a token (16 hex characters), safe to show and log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenId(String);
+
+impl TokenId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == ID_BYTES * 2 && raw.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A freshly generated token: the full secret string (shown once) and what is stored.
+pub struct IssuedToken {
+    pub id: TokenId,
+    pub token: String,
+    pub secret_hash: String,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret, even in debug output.
+        f.debug_struct("IssuedToken").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+pub fn generate() -> IssuedToken {
+    let mut rng = rand::rng();
+    let mut id = [0u8; ID_BYTES];
+    let mut secret = [0u8; SECRET_BYTES];
+    rng.fill_bytes(&mut id);
+    rng.fill_bytes(&mut secret);
+    let id = TokenId(hex(&id));
+    let secret = URL_SAFE_NO_PAD.encode(secret);
+    let token = format!("{PREFIX}{}_{secret}", id.0);
+    IssuedToken { id, secret_hash: hash_secret(&secret), token }
+}
+
+/// Splits a presented bearer token into its id and secret; `None` if it is not an Iris token.
+pub fn split(token: &str) -> Option<(TokenId, &str)> {
+    let rest = token.strip_prefix(PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    Some((TokenId::parse(id)?, secret))
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Constant-time comparison of a presented secret with a stored hash.
+pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
+    let presented = hash_secret(secret);
+    presented.as_bytes().ct_eq(stored_hash.as_bytes()).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_split_back_and_verify() {
+        let issued = generate();
+        let (id, secret) = split(&issued.token).unwrap();
+        assert_eq!(id, issued.id);
+        assert!(secret_matches(secret, &issued.secret_hash));
+        assert!(!secret_matches("nope", &issued.secret_hash));
+        assert!(!issued.secret_hash.contains(secret));
+    }
+
+    #[test]
+    fn foreign_strings_are_not_tokens() {
+        for raw in ["", "Bearer x", "iris_", "iris_zz_abc", "iris_0123456789ABCDEF_x", "scim_0123456789abcdef_x"] {
+            assert!(split(raw).is_none(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_unique() {
+        assert_ne!(generate().token, generate().token);
+    }
+}

@@ -1,0 +1,171 @@
+//! Iris's HTTP surface: SCIM 2.0 under `/scim/v2/{tenant}`, discovery, and health probes. Handlers
+//! are thin; all rules live in `iris-core` and `iris-scim`.
+
+mod discovery;
+mod error;
+mod extract;
+mod health;
+mod response;
+mod users;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use iris_core::{Store, TenantService, UserService};
+use iris_scim::ScimError;
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// Where every tenant's SCIM endpoints live: `{public_url}/scim/v2/{tenant}`.
+pub const SCIM_PREFIX: &str = "/scim/v2";
+
+/// How often a token's `last_used` is written at most, per process.
+const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The externally visible base URL, e.g. `https://iris.example.com`.
+    pub public_url: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub tenants: TenantService,
+    pub users: UserService,
+    pub config: Arc<HttpConfig>,
+    token_touches: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, users: UserService, config: HttpConfig) -> Self {
+        Self {
+            tenants: TenantService::new(store.clone()),
+            users,
+            store,
+            config: Arc::new(config),
+            token_touches: Arc::default(),
+        }
+    }
+
+    /// The Tenant URL an admin pastes into the identity provider.
+    pub fn tenant_url(&self, tenant: &str) -> String {
+        tenant_url(&self.config.public_url, tenant)
+    }
+
+    /// Records token use at most once a minute per token, off the request path.
+    fn note_token_use(&self, token_id: &str) {
+        let now = Instant::now();
+        let due = match self.token_touches.lock() {
+            Ok(mut seen) => {
+                let due = seen.get(token_id).is_none_or(|t| now.duration_since(*t) >= TOKEN_TOUCH_INTERVAL);
+                if due {
+                    seen.insert(token_id.to_owned(), now);
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if due {
+            let tenants = self.tenants.clone();
+            let token_id = token_id.to_owned();
+            tokio::spawn(async move {
+                if let Err(e) = tenants.touch_token(&token_id).await {
+                    tracing::debug!(error = %e, "could not record token use");
+                }
+            });
+        }
+    }
+}
+
+/// `{public_url}/scim/v2/{tenant}`.
+pub fn tenant_url(public_url: &str, tenant: &str) -> String {
+    format!("{}{SCIM_PREFIX}/{tenant}", public_url.trim_end_matches('/'))
+}
+
+/// The router, before path normalisation.
+pub fn router(state: AppState) -> Router {
+    let scim = Router::new()
+        .merge(users::routes())
+        .merge(discovery::routes())
+        .method_not_allowed_fallback(method_not_allowed);
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .nest(&format!("{SCIM_PREFIX}/{{tenant}}"), scim)
+        .merge(health::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+        .with_state(state)
+}
+
+/// The complete service: path normalisation in front of the router, so `…/acme/` and
+/// `…/acme//Users` route like `…/acme/Users` (identity providers build URLs by concatenation).
+pub fn app(
+    state: AppState,
+) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    router(state).map_request(normalize_path)
+}
+
+fn normalize_path(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if !path.contains("//") && (path.len() <= 1 || !path.ends_with('/')) {
+        return req;
+    }
+    let mut clean = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        clean.push('/');
+        clean.push_str(segment);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{clean}?{q}"),
+        None => clean,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+async fn not_found() -> Response {
+    ApiError(ScimError::not_found("no such endpoint")).into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError(ScimError::new(405, None, "method not allowed on this endpoint")).into_response()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let mut response = ApiError(ScimError::internal()).into_response();
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}

@@ -1,0 +1,59 @@
+//! Reading and writing one attribute of a stored document, wherever its schema keeps it (core
+//! attributes at the top level, extension attributes under the extension's URN).
+
+use serde_json::Value;
+
+use crate::resource::{Document, container_mut};
+use crate::schema::{Attribute, Schema};
+
+fn is_core(doc_schema: &Schema, schema: &Schema) -> bool {
+    doc_schema.id == schema.id
+}
+
+/// The current value of `attr`, if set.
+pub(super) fn get<'d>(
+    doc: &'d Document,
+    core: &Schema,
+    schema: &Schema,
+    attr: &Attribute,
+) -> Option<&'d Value> {
+    if is_core(core, schema) {
+        doc.get(attr.name)
+    } else {
+        doc.get(schema.id)?.as_object()?.get(attr.name)
+    }
+}
+
+/// Sets `attr` to `value`, or removes it when `None`. An extension object left empty is removed
+/// too, so the document never holds `"urn:…": {}`.
+pub(super) fn put(
+    doc: &mut Document,
+    core: &Schema,
+    schema: &'static Schema,
+    attr: &Attribute,
+    value: Option<Value>,
+) {
+    if is_core(core, schema) {
+        match value {
+            Some(v) => doc.insert(attr.name.to_owned(), v),
+            None => doc.remove(attr.name),
+        };
+        return;
+    }
+    if value.is_none() && !doc.contains_key(schema.id) {
+        return;
+    }
+    let container = container_mut(doc, schema);
+    match value {
+        Some(v) => container.insert(attr.name.to_owned(), v),
+        None => container.remove(attr.name),
+    };
+    if container.is_empty() {
+        doc.remove(schema.id);
+    }
+}
+
+/// Removes every attribute of an extension schema.
+pub(super) fn clear_extension(doc: &mut Document, schema: &Schema) {
+    doc.remove(schema.id);
+}

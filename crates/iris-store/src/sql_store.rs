@@ -1,0 +1,520 @@
+//! The one [`Store`] implementation, over sqlx's `Any` driver.
+//!
+//! SQLite gets a single-connection writer pool (writes queue in-process instead of fighting over
+//! SQLite's lock) and a reader pool; both use WAL with `synchronous=FULL`, so a committed write is
+//! on disk before Iris acknowledges it. PostgreSQL uses one pool and its default durable commit.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use iris_core::StoreError;
+use iris_core::store::{
+    ListPage, ListQuery, ResourceRecord, SortOrder, Store, TenantId, TenantRow, TokenRow, UserWrite,
+};
+use iris_scim::resource::Document;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::AnyPool;
+use sqlx::{AssertSqlSafe, Executor, Row};
+
+use crate::dialect::{Backend, Dialect};
+use crate::filter_sql::{Bind, Compiler, sort_expression};
+use crate::{ConnectError, PoolConfig};
+
+pub struct SqlStore {
+    backend: Backend,
+    reader: AnyPool,
+    writer: AnyPool,
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+fn bind_all<'q>(mut query: AnyQuery<'q>, binds: &[Bind]) -> AnyQuery<'q> {
+    for b in binds {
+        query = match b {
+            Bind::Text(s) => query.bind(s.clone()),
+            Bind::Int(i) => query.bind(*i),
+            Bind::Float(f) => query.bind(*f),
+            Bind::Bool(v) => query.bind(*v),
+        };
+    }
+    query
+}
+
+/// Makes `sqlite://iris.db` create the file on first start.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
+    // (fsync) before it returns; foreign keys enforce the cascades.
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 5000",
+    ] {
+        conn.execute(pragma).await?;
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    pub async fn connect(url: &str, config: &PoolConfig) -> Result<Self, ConnectError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(url.to_owned()))?;
+        let pool_options = || {
+            AnyPoolOptions::new()
+                .acquire_timeout(config.acquire_timeout)
+                .max_connections(config.max_connections)
+        };
+        match backend {
+            Backend::Sqlite => {
+                let options = AnyConnectOptions::from_str(&sqlite_url(url))?;
+                let with_pragmas = |opts: AnyPoolOptions| {
+                    opts.after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
+                };
+                let writer = with_pragmas(pool_options().max_connections(1).min_connections(1))
+                    .connect_with(options.clone())
+                    .await?;
+                let reader = with_pragmas(pool_options()).connect_with(options).await?;
+                Ok(Self { backend, reader, writer })
+            }
+            Backend::Postgres => {
+                let pool = pool_options().connect(url).await?;
+                Ok(Self { backend, reader: pool.clone(), writer: pool })
+            }
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.writer).await,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.writer).await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        self.writer.begin_with(self.backend.begin_write()).await.map_err(db_error)
+    }
+
+    fn begin_read_statement(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN",
+            // One snapshot for the count and the page.
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        }
+    }
+}
+
+fn tenant_from_row(row: &AnyRow, prefix: &str) -> Result<TenantRow, sqlx::Error> {
+    Ok(TenantRow {
+        id: TenantId::from_row(row.try_get(format!("{prefix}id").as_str())?),
+        name: row.try_get(format!("{prefix}name").as_str())?,
+        created: row.try_get(format!("{prefix}created").as_str())?,
+        disabled_at: row.try_get(format!("{prefix}disabled_at").as_str())?,
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRow, sqlx::Error> {
+    Ok(TokenRow {
+        id: row.try_get("id")?,
+        tenant_id: TenantId::from_row(row.try_get("tenant_id")?),
+        label: row.try_get("label")?,
+        secret_hash: row.try_get("secret_hash")?,
+        created: row.try_get("created")?,
+        last_used: row.try_get("last_used")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn record_from_row(row: &AnyRow) -> Result<ResourceRecord, StoreError> {
+    let doc_text: String = row.try_get("doc").map_err(db_error)?;
+    let doc: Document = serde_json::from_str(&doc_text)
+        .map_err(|e| StoreError::Database(format!("stored document is not JSON: {e}")))?;
+    Ok(ResourceRecord {
+        id: row.try_get("id").map_err(db_error)?,
+        doc,
+        created: row.try_get("created").map_err(db_error)?,
+        last_modified: row.try_get("last_modified").map_err(db_error)?,
+        version: row.try_get("version").map_err(db_error)?,
+    })
+}
+
+fn json_text(doc: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(doc).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+const TOKEN_COLUMNS: &str = "id, tenant_id, label, secret_hash, created, last_used, revoked_at";
+const RECORD_COLUMNS: &str = "u.id, u.doc, u.created, u.last_modified, u.version";
+
+impl SqlStore {
+    /// Rewrites the side-table rows of one user inside `tx`.
+    async fn write_values(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        tenant: &TenantId,
+        user: &UserWrite,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        if replace {
+            sqlx::query("DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant.as_str().to_owned())
+                .bind(user.id.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        if user.shadow.values.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::from(
+            "INSERT INTO user_values (tenant_id, user_id, attribute, type_lower, is_primary, value_lower) VALUES ",
+        );
+        let mut binds = Vec::new();
+        for (i, v) in user.shadow.values.iter().enumerate() {
+            let n = i * 6;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6));
+            binds.push(Bind::Text(tenant.as_str().to_owned()));
+            binds.push(Bind::Text(user.id.clone()));
+            binds.push(Bind::Text(v.attribute.to_owned()));
+            binds.push(Bind::Text(v.type_lower.clone().unwrap_or_default()));
+            binds.push(Bind::Bool(v.primary));
+            binds.push(Bind::Text(v.value_lower.clone()));
+        }
+        bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// After an UPDATE/DELETE guarded by a version touched no row: was the row gone, or newer?
+    async fn missing_or_stale(&self, tenant: &TenantId, id: &str) -> StoreError {
+        match self.user(tenant, id).await {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => e,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn insert_tenant(&self, tenant: &TenantRow) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO tenants (id, name, created, disabled_at) VALUES ($1, $2, $3, $4)")
+            .bind(tenant.id.as_str().to_owned())
+            .bind(tenant.name.clone())
+            .bind(tenant.created.clone())
+            .bind(tenant.disabled_at.clone())
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, created, disabled_at FROM tenants ORDER BY name")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|r| tenant_from_row(r, "").map_err(db_error)).collect()
+    }
+
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRow>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created, disabled_at FROM tenants WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| tenant_from_row(&r, "").map_err(db_error)).transpose()
+    }
+
+    async fn set_tenant_disabled(&self, tenant: &TenantId, disabled_at: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET disabled_at = $2 WHERE id = $1")
+            .bind(tenant.as_str().to_owned())
+            .bind(disabled_at.map(str::to_owned))
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tokens (id, tenant_id, label, secret_hash, created, last_used, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(token.id.clone())
+        .bind(token.tenant_id.as_str().to_owned())
+        .bind(token.label.clone())
+        .bind(token.secret_hash.clone())
+        .bind(token.created.clone())
+        .bind(token.last_used.clone())
+        .bind(token.revoked_at.clone())
+        .execute(&self.writer)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRow>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 ORDER BY created, id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|r| token_from_row(r).map_err(db_error)).collect()
+    }
+
+    async fn revoke_token(&self, token_id: &str, at: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(token_id.to_owned())
+            .bind(at.to_owned())
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn token_with_tenant(&self, token_id: &str) -> Result<Option<(TokenRow, TenantRow)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id, t.tenant_id, t.label, t.secret_hash, t.created, t.last_used, t.revoked_at, \
+                    n.id AS tenant_id2, n.name AS tenant_name, n.created AS tenant_created, \
+                    n.disabled_at AS tenant_disabled_at \
+             FROM tokens t JOIN tenants n ON n.id = t.tenant_id WHERE t.id = $1",
+        )
+        .bind(token_id.to_owned())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let token = token_from_row(&row).map_err(db_error)?;
+        let tenant = TenantRow {
+            id: TenantId::from_row(row.try_get("tenant_id2").map_err(db_error)?),
+            name: row.try_get("tenant_name").map_err(db_error)?,
+            created: row.try_get("tenant_created").map_err(db_error)?,
+            disabled_at: row.try_get("tenant_disabled_at").map_err(db_error)?,
+        };
+        Ok(Some((token, tenant)))
+    }
+
+    async fn touch_token(&self, token_id: &str, at: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tokens SET last_used = $2 WHERE id = $1")
+            .bind(token_id.to_owned())
+            .bind(at.to_owned())
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn insert_user(&self, tenant: &TenantId, user: &UserWrite) -> Result<ResourceRecord, StoreError> {
+        let doc = json_text(&user.doc)?;
+        let search = json_text(&user.shadow.search_doc)?;
+        let sql = format!(
+            "INSERT INTO users (tenant_id, id, user_name_lower, external_id, display_name_lower, active, \
+             created, last_modified, version, doc, search_doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8, {})",
+            self.backend.json_param(9)
+        );
+        let mut tx = self.begin_write().await?;
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(user.id.clone())
+            .bind(user.shadow.user_name_lower.clone())
+            .bind(user.shadow.external_id.clone())
+            .bind(user.shadow.display_name_lower.clone())
+            .bind(user.shadow.active)
+            .bind(user.now.clone())
+            .bind(doc)
+            .bind(search)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        self.write_values(&mut tx, tenant, user, false).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(ResourceRecord {
+            id: user.id.clone(),
+            doc: user.doc.clone(),
+            created: user.now.clone(),
+            last_modified: user.now.clone(),
+            version: 1,
+        })
+    }
+
+    async fn user(&self, tenant: &TenantId, id: &str) -> Result<Option<ResourceRecord>, StoreError> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    async fn update_user(
+        &self,
+        tenant: &TenantId,
+        expected_version: i64,
+        user: &UserWrite,
+    ) -> Result<ResourceRecord, StoreError> {
+        let doc = json_text(&user.doc)?;
+        let search = json_text(&user.shadow.search_doc)?;
+        let sql = format!(
+            "UPDATE users SET user_name_lower = $3, external_id = $4, display_name_lower = $5, active = $6, \
+             last_modified = $7, version = version + 1, doc = $8, search_doc = {} \
+             WHERE tenant_id = $1 AND id = $2 AND version = $10 RETURNING created, version",
+            self.backend.json_param(9)
+        );
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(user.id.clone())
+            .bind(user.shadow.user_name_lower.clone())
+            .bind(user.shadow.external_id.clone())
+            .bind(user.shadow.display_name_lower.clone())
+            .bind(user.shadow.active)
+            .bind(user.now.clone())
+            .bind(doc)
+            .bind(search)
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.missing_or_stale(tenant, &user.id).await);
+        };
+        let created: String = row.try_get("created").map_err(db_error)?;
+        let version: i64 = row.try_get("version").map_err(db_error)?;
+        self.write_values(&mut tx, tenant, user, true).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(ResourceRecord {
+            id: user.id.clone(),
+            doc: user.doc.clone(),
+            created,
+            last_modified: user.now.clone(),
+            version,
+        })
+    }
+
+    async fn delete_user(&self, tenant: &TenantId, id: &str, expected_version: Option<i64>) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        // Side rows first: SQLite enforces the cascade only where foreign keys are on, and being
+        // explicit keeps both engines identical.
+        sqlx::query("DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let done = match expected_version {
+            Some(v) => sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND version = $3")
+                .bind(tenant.as_str().to_owned())
+                .bind(id.to_owned())
+                .bind(v),
+            None => sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str().to_owned())
+                .bind(id.to_owned()),
+        }
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            drop(tx);
+            return Err(self.missing_or_stale(tenant, id).await);
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn list_users(&self, tenant: &TenantId, query: &ListQuery<'_>) -> Result<ListPage, StoreError> {
+        let mut compiler = Compiler::new(self.backend, 2);
+        let condition = query.filter.map(|f| compiler.condition(f));
+        let mut binds = vec![Bind::Text(tenant.as_str().to_owned())];
+        binds.append(&mut compiler.binds);
+        let where_clause = match &condition {
+            Some(c) => format!("u.tenant_id = $1 AND {c}"),
+            None => "u.tenant_id = $1".to_owned(),
+        };
+
+        let mut tx = self.reader.begin_with(self.begin_read_statement()).await.map_err(db_error)?;
+        let count_sql = format!("SELECT COUNT(*) AS n FROM users u WHERE {where_clause}");
+        let total: i64 = bind_all(sqlx::query(AssertSqlSafe(count_sql)), &binds)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .try_get("n")
+            .map_err(db_error)?;
+
+        let offset = query.start_index.saturating_sub(1);
+        let mut records = Vec::new();
+        if query.count > 0 && offset < total as u64 {
+            let direction = match query.sort_order {
+                SortOrder::Ascending => "ASC",
+                SortOrder::Descending => "DESC",
+            };
+            let order = match query.sort_by {
+                // NULLs (absent values) sort last in both directions, the same on both engines.
+                Some(attr) => {
+                    let expr = sort_expression(self.backend, attr);
+                    format!("CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END, {expr} {direction}, u.id")
+                }
+                None => "u.id".to_owned(),
+            };
+            let n = binds.len();
+            let page_sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM users u WHERE {where_clause} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            );
+            let mut page_binds = binds.clone();
+            page_binds.push(Bind::Int(query.count.min(i64::MAX as u64) as i64));
+            page_binds.push(Bind::Int(offset.min(i64::MAX as u64) as i64));
+            let rows = bind_all(sqlx::query(AssertSqlSafe(page_sql)), &page_binds)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(ListPage { total: total.max(0) as u64, records })
+    }
+}

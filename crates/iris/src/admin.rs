@@ -1,0 +1,111 @@
+//! `iris tenant …` and `iris token …`: the same TenantService the HTTP API uses, on the same
+//! database as `serve`.
+
+use anyhow::{Context, anyhow};
+use iris_core::tenants::TokenInfo;
+use iris_core::{CoreError, TenantName, TenantService};
+use serde_json::json;
+
+use crate::cli::{TenantCommand, TokenCommand};
+use crate::config::Config;
+use crate::server::open_store;
+
+fn core_error(e: CoreError) -> anyhow::Error {
+    match e {
+        CoreError::Scim(s) => anyhow!(s.detail),
+        CoreError::Store(s) => anyhow!(s),
+    }
+}
+
+async fn service(config: &Config) -> anyhow::Result<(TenantService, String)> {
+    let store = open_store(config).await?;
+    let public_url = config.public_url_for(config.listen_addr()?);
+    Ok((TenantService::new(store), public_url))
+}
+
+pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
+    let (tenants, public_url) = service(config).await?;
+    match command {
+        TenantCommand::Create { name, json } => {
+            let name = TenantName::parse(&name).map_err(anyhow::Error::msg)?;
+            let (tenant, token) = tenants.create(&name).await.map_err(core_error)?;
+            let tenant_url = iris_http::tenant_url(&public_url, tenant.name());
+            if json {
+                println!(
+                    "{}",
+                    json!({"tenant": tenant.name(), "tenant_url": tenant_url, "token": token.token, "token_id": token.id.as_str()})
+                );
+            } else {
+                println!("Tenant URL:   {tenant_url}");
+                println!("Secret Token: {}", token.token);
+                println!("(token id {}; the token is shown only now)", token.id.as_str());
+            }
+        }
+        TenantCommand::List { json } => {
+            let all = tenants.list().await.map_err(core_error)?;
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|t| json!({"tenant": t.name(), "tenant_url": iris_http::tenant_url(&public_url, t.name()), "created": t.created(), "disabled_at": t.disabled_at()}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                for t in &all {
+                    let state = t.disabled_at().map_or("enabled".to_owned(), |at| format!("disabled since {at}"));
+                    println!("{}\t{}\t{state}", t.name(), iris_http::tenant_url(&public_url, t.name()));
+                }
+            }
+        }
+        TenantCommand::Disable { name } => {
+            tenants.set_disabled(&name, true).await.map_err(core_error)?;
+            println!("tenant '{name}' disabled: its tokens are refused from now on");
+        }
+        TenantCommand::Enable { name } => {
+            tenants.set_disabled(&name, false).await.map_err(core_error)?;
+            println!("tenant '{name}' enabled");
+        }
+    }
+    Ok(())
+}
+
+fn token_json(t: &TokenInfo) -> serde_json::Value {
+    json!({"token_id": t.id, "label": t.label, "created": t.created, "last_used": t.last_used, "revoked_at": t.revoked_at})
+}
+
+pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
+    let (tenants, public_url) = service(config).await?;
+    match command {
+        TokenCommand::Issue { tenant, label, json } => {
+            let tenant = tenants.find(&tenant).await.map_err(core_error)?;
+            let token = tenants.issue_token(&tenant, label.as_deref()).await.map_err(core_error)?;
+            let tenant_url = iris_http::tenant_url(&public_url, tenant.name());
+            if json {
+                println!(
+                    "{}",
+                    json!({"tenant": tenant.name(), "tenant_url": tenant_url, "token": token.token, "token_id": token.id.as_str()})
+                );
+            } else {
+                println!("Secret Token: {}", token.token);
+                println!("(token id {}; the token is shown only now)", token.id.as_str());
+            }
+        }
+        TokenCommand::List { tenant, json } => {
+            let tenant = tenants.find(&tenant).await.map_err(core_error)?;
+            let all = tenants.tokens(&tenant).await.map_err(core_error)?;
+            if json {
+                println!("{}", serde_json::Value::Array(all.iter().map(token_json).collect()));
+            } else {
+                for t in &all {
+                    let state = t.revoked_at.as_deref().map_or("live".to_owned(), |at| format!("revoked {at}"));
+                    let used = t.last_used.as_deref().unwrap_or("never used");
+                    println!("{}\t{}\t{state}\t{used}\t{}", t.id, t.created, t.label.as_deref().unwrap_or(""));
+                }
+            }
+        }
+        TokenCommand::Revoke { token_id } => {
+            tenants.revoke_token(&token_id).await.map_err(core_error).context("revoking token")?;
+            println!("token {token_id} revoked");
+        }
+    }
+    Ok(())
+}

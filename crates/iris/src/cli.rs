@@ -1,0 +1,104 @@
+//! Command-line definitions only. Every option can also come from an `IRIS_*` environment
+//! variable or the TOML file named by `--config`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "iris", version, about = "Iris: SCIM 2.0 provisioning for Microsoft Entra ID and other identity providers")]
+pub struct Cli {
+    /// TOML file with settings (keys as in `iris serve --help`, snake_case).
+    #[arg(long, global = true, env = "IRIS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Database URL: sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "IRIS_DATABASE_URL")]
+    pub database: Option<String>,
+
+    /// Externally visible base URL used in Tenant URLs and `meta.location`
+    /// (default: http://LISTEN-ADDRESS).
+    #[arg(long, global = true, env = "IRIS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Log format: `text` or `json`. Levels come from IRIS_LOG (e.g. `info,iris_http=debug`).
+    #[arg(long, global = true, env = "IRIS_LOG_FORMAT")]
+    pub log_format: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the SCIM API (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create, list, disable and enable tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Issue, list and revoke a tenant's bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "IRIS_LISTEN")]
+    pub listen: Option<String>,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "IRIS_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+
+    /// Maximum database connections of this process.
+    #[arg(long, env = "IRIS_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
+
+    /// Do not create a first tenant when the database has none.
+    #[arg(long, env = "IRIS_NO_BOOTSTRAP")]
+    pub no_bootstrap: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints its Tenant URL and a Secret Token (shown once).
+    Create {
+        /// Tenant name: lowercase letters, digits and '-'; it becomes part of the Tenant URL.
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a tenant: all its tokens are refused at once; data is kept.
+    Disable { name: String },
+    /// Re-enable a disabled tenant.
+    Enable { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue an additional token for a tenant (for rotation without downtime).
+    Issue {
+        tenant: String,
+        /// A note to recognise the token by in `token list`.
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a tenant's tokens (ids, labels, last use; never secrets).
+    List {
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id; it is refused from the next request on, by every process.
+    Revoke { token_id: String },
+}

@@ -1,0 +1,122 @@
+//! Settings, layered: built-in defaults < TOML file (`--config`) < environment (`IRIS_*`) <
+//! command-line flags. Unknown keys in the file are rejected.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Cli, Command};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub database: String,
+    pub public_url: Option<String>,
+    pub log_format: String,
+    pub max_body_bytes: usize,
+    pub db_max_connections: u32,
+    pub no_bootstrap: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database: "sqlite://iris.db".into(),
+            public_url: None,
+            log_format: "text".into(),
+            max_body_bytes: 4 * 1024 * 1024,
+            db_max_connections: 8,
+            no_bootstrap: false,
+        }
+    }
+}
+
+/// Only the values given on the command line or in the environment, so they override the file.
+#[derive(Serialize, Default)]
+struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_body_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    db_max_connections: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    no_bootstrap: Option<bool>,
+}
+
+impl Config {
+    pub fn load(cli: &Cli) -> anyhow::Result<Self> {
+        let mut overrides = Overrides {
+            database: cli.database.clone(),
+            public_url: cli.public_url.clone(),
+            log_format: cli.log_format.clone(),
+            ..Overrides::default()
+        };
+        if let Command::Serve(serve) = &cli.command {
+            overrides.listen = serve.listen.clone();
+            overrides.max_body_bytes = serve.max_body_bytes;
+            overrides.db_max_connections = serve.db_max_connections;
+            overrides.no_bootstrap = serve.no_bootstrap.then_some(true);
+        }
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &cli.config {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid configuration")?;
+        config.validate()
+    }
+
+    fn validate(self) -> anyhow::Result<Self> {
+        self.listen_addr()?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be 'text' or 'json', not '{}'", self.log_format);
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if self.db_max_connections == 0 {
+            bail!("db_max_connections must be at least 1");
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("public_url must start with http:// or https://, got '{url}'");
+            }
+        }
+        Ok(self)
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen
+            .parse()
+            .with_context(|| format!("listen must be an address like 127.0.0.1:8080, got '{}'", self.listen))
+    }
+
+    /// The public URL, or one derived from the address actually bound.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let host = if bound.ip().is_unspecified() { "localhost".to_owned() } else { bound.ip().to_string() };
+        match bound {
+            SocketAddr::V6(_) if !bound.ip().is_unspecified() => format!("http://[{host}]:{}", bound.port()),
+            _ => format!("http://{host}:{}", bound.port()),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The `iris` binary's library: configuration, startup and the admin commands. `main` only
+//! parses the command line and dispatches here; tests call [`server::serve`] with their own
+//! listener.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod server;
+pub mod telemetry;
+
+use cli::{Cli, Command};
+use config::Config;
+
+/// Runs one command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli)?;
+    telemetry::init(&config.log_format);
+    match cli.command {
+        Command::Serve(_) => {
+            let addr = config.listen_addr()?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            server::serve(&config, listener, server::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = server::open_store(&config).await?;
+            println!("database {} is up to date", server::redact_url(&config.database));
+            drop(store);
+            Ok(())
+        }
+        Command::Tenant(c) => admin::tenant(&config, c).await,
+        Command::Token(c) => admin::token(&config, c).await,
+    }
+}

@@ -1,0 +1,119 @@
+//! `iris serve`: open the database, wire the services, serve until a shutdown signal.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use iris_core::users::PageLimits;
+use iris_core::{Store, TenantName, TenantService, UserService};
+use iris_http::{AppState, HttpConfig};
+use iris_scim::filter::FilterLimits;
+use iris_store::PoolConfig;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Opens (and migrates) the configured database.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let pool = PoolConfig { max_connections: config.db_max_connections, ..PoolConfig::default() };
+    iris_store::connect(&config.database, &pool)
+        .await
+        .with_context(|| format!("opening database {}", redact_url(&config.database)))
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let bound = listener.local_addr()?;
+    let public_url = config.public_url_for(bound);
+    if !config.no_bootstrap {
+        bootstrap_first_tenant(&store, &public_url).await?;
+    }
+    let users = UserService::new(store.clone(), FilterLimits::default(), PageLimits::default());
+    let http = HttpConfig { public_url: public_url.clone(), max_body_bytes: config.max_body_bytes };
+    let state = AppState::new(store.clone(), users, http);
+    tracing::info!(
+        listen = %bound,
+        public_url = %public_url,
+        database = %redact_url(&config.database),
+        backend = store.backend_name(),
+        "iris is serving SCIM at {public_url}/scim/v2/<tenant>"
+    );
+    let app = iris_http::app(state);
+    axum::serve(listener, tower::make::Shared::new(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server failed")?;
+    tracing::info!("iris stopped");
+    Ok(())
+}
+
+/// On the very first start (no tenants at all), create tenant `default` and print its Tenant URL
+/// and Secret Token to the terminal, so the quick start needs no second command. Printed, not
+/// logged: secrets never go to the log stream.
+async fn bootstrap_first_tenant(store: &Arc<dyn Store>, public_url: &str) -> anyhow::Result<()> {
+    let tenants = TenantService::new(store.clone());
+    if !tenants.list().await?.is_empty() {
+        return Ok(());
+    }
+    let name = TenantName::parse("default").map_err(anyhow::Error::msg)?;
+    let (tenant, token) = tenants.create(&name).await?;
+    println!("First start: created tenant '{}'. Paste these into Entra's provisioning settings:", tenant.name());
+    println!("  Tenant URL:   {}", iris_http::tenant_url(public_url, tenant.name()));
+    println!("  Secret Token: {}", token.token);
+    println!("(The token is shown only now. Issue more with `iris token issue {}`.)", tenant.name());
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// Hides a password in a database URL before it is logged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://iris:s3cret@db/iris"), "postgres://iris:***@db/iris");
+        assert_eq!(redact_url("postgres://iris@db/iris"), "postgres://iris@db/iris");
+        assert_eq!(redact_url("sqlite://iris.db"), "sqlite://iris.db");
+    }
+}
