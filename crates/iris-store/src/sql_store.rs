@@ -100,10 +100,24 @@ impl SqlStore {
         }
     }
 
+    /// Applies pending migrations. PostgreSQL serialises concurrent migrators with an advisory
+    /// lock; SQLite has none, so when two processes open a new file at once the loser's migration
+    /// transaction fails and is retried, by which time it finds the winner's work applied.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.writer).await,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.writer).await,
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&self.writer).await {
+                Err(sqlx::migrate::MigrateError::Execute(e) | sqlx::migrate::MigrateError::ExecuteMigration(e, _)) if self.backend == Backend::Sqlite && attempt < 10 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "migration raced with another process; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                other => return other,
+            }
         }
     }
 

@@ -164,6 +164,7 @@ impl Filter {
         Self::Or(Box::new(left), Box::new(right))
     }
 
+    #[allow(clippy::should_implement_trait)] // a constructor, not a `!` operator on filters
     pub fn not(inner: Filter) -> Self {
         Self::Not(Box::new(inner))
     }

@@ -65,8 +65,18 @@ fn next_value(
                 Change::Set(v) => Some(v),
                 Change::Remove(_) => None,
             };
-            let list = elements::Selected { attr, selector, sub, kind }.apply(list, set)?;
-            if attr.multi_valued { Ok(as_list(list)) } else { single_of(attr, list) }
+            let list = elements::Selected {
+                attr,
+                selector,
+                sub,
+                kind,
+            }
+            .apply(list, set)?;
+            if attr.multi_valued {
+                Ok(as_list(list))
+            } else {
+                single_of(attr, list)
+            }
         }
         (None, Some(sub)) => Ok(sub_of_complex(current, sub, &change)?),
         (None, None) if attr.multi_valued => whole_list(attr, current, kind, &change),

@@ -58,6 +58,10 @@ impl Selected<'_> {
         if touched.is_empty() {
             let mut element = self.seed()?;
             element.insert(sub.name.to_owned(), v);
+            // `phoneNumbers[type eq "work"].primary` alone describes no phone number.
+            if is_hollow(&element) {
+                return Ok(list);
+            }
             list.push(Value::Object(element));
             touched.push(list.len() - 1);
         } else {
@@ -83,11 +87,17 @@ impl Selected<'_> {
     ) -> ScimResult<Vec<Value>> {
         let mut touched = indices(matched);
         if touched.is_empty() {
-            list.push(Value::Object(self.seeded(element)));
+            let element = self.seeded(element);
+            if is_hollow(&element) {
+                return Ok(list);
+            }
+            list.push(Value::Object(element));
             touched.push(list.len() - 1);
         } else {
             for &i in &touched {
-                let Some(slot) = list.get_mut(i) else { continue };
+                let Some(slot) = list.get_mut(i) else {
+                    continue;
+                };
                 match (self.kind, slot.as_object_mut()) {
                     (OpKind::Add, Some(existing)) => existing.extend(element.clone()),
                     _ => *slot = Value::Object(self.seeded(element.clone())),
@@ -115,12 +125,26 @@ impl Selected<'_> {
     }
 }
 
+/// An element with nothing but `type`/`primary` (or nothing at all).
+fn is_hollow(fields: &Map<String, Value>) -> bool {
+    fields.keys().all(|k| DESCRIPTIVE.contains(&k.as_str()))
+}
+
 fn indices(matched: &[bool]) -> Vec<usize> {
-    matched.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| i).collect()
+    matched
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 fn drop_matched(list: Vec<Value>, matched: &[bool]) -> Vec<Value> {
-    list.into_iter().zip(matched).filter(|(_, m)| !**m).map(|(e, _)| e).collect()
+    list.into_iter()
+        .zip(matched)
+        .filter(|(_, m)| !**m)
+        .map(|(e, _)| e)
+        .collect()
 }
 
 /// Removes `sub` from the matching elements, and deletes those left with only `type`/`primary`.
@@ -133,7 +157,7 @@ fn remove_sub(list: Vec<Value>, matched: &[bool], sub: &Attribute) -> Vec<Value>
             }
             let fields = element.as_object_mut()?;
             fields.remove(sub.name);
-            let hollow = fields.keys().all(|k| DESCRIPTIVE.contains(&k.as_str()));
+            let hollow = is_hollow(fields);
             (!hollow).then_some(element)
         })
         .collect()
@@ -176,7 +200,9 @@ fn same_element(attr: &Attribute, stored: &Value, incoming: &Value) -> bool {
         (None, None) => true,
         _ => false,
     };
-    stored.get("value").is_some_and(|v| value::same_simple(attr.sub_attribute("value"), v, key))
+    stored
+        .get("value")
+        .is_some_and(|v| value::same_simple(attr.sub_attribute("value"), v, key))
         && same("type")
 }
 
@@ -190,7 +216,10 @@ pub(super) fn remove_listed(
     listed: &Value,
 ) -> ScimResult<Vec<Value>> {
     let listed = value::elements(attr, listed)?;
-    Ok(list.into_iter().filter(|e| !listed.iter().any(|l| identifies(attr, l, e))).collect())
+    Ok(list
+        .into_iter()
+        .filter(|e| !listed.iter().any(|l| identifies(attr, l, e)))
+        .collect())
 }
 
 fn identifies(attr: &Attribute, listed: &Value, stored: &Value) -> bool {
@@ -203,7 +232,9 @@ fn identifies(attr: &Attribute, listed: &Value, stored: &Value) -> bool {
     };
     !fields.is_empty()
         && fields.iter().all(|(name, v)| {
-            stored.get(name.as_str()).is_some_and(|s| value::same_simple(attr.sub_attribute(name), v, s))
+            stored
+                .get(name.as_str())
+                .is_some_and(|s| value::same_simple(attr.sub_attribute(name), v, s))
         })
 }
 
@@ -215,8 +246,11 @@ fn is_primary(element: &Value) -> bool {
 /// primary wins; the others that were primary become `false`. Two new primaries at once are an
 /// error.
 fn settle_primary(attr: &Attribute, list: &mut [Value], touched: &[usize]) -> ScimResult<()> {
-    let mut winners: Vec<usize> =
-        touched.iter().copied().filter(|&i| list.get(i).is_some_and(is_primary)).collect();
+    let mut winners: Vec<usize> = touched
+        .iter()
+        .copied()
+        .filter(|&i| list.get(i).is_some_and(is_primary))
+        .collect();
     winners.sort_unstable();
     winners.dedup();
     match winners.as_slice() {

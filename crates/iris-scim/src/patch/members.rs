@@ -29,7 +29,12 @@ pub(super) fn member_op(
             OpKind::Remove => MemberOp::Remove(ids),
             // `add members[value eq "x"]`: make x a member (the value-path upsert, for members).
             OpKind::Add | OpKind::Replace => MemberOp::Add(
-                ids.into_iter().map(|value| MemberRef { value, member_type: None }).collect(),
+                ids.into_iter()
+                    .map(|value| MemberRef {
+                        value,
+                        member_type: None,
+                    })
+                    .collect(),
             ),
         }));
     }
@@ -48,7 +53,11 @@ pub(super) fn member_op(
         }
         (OpKind::Replace, Some(v)) => {
             let refs = member_refs(v)?;
-            Ok(Some(if refs.is_empty() { MemberOp::RemoveAll } else { MemberOp::Replace(refs) }))
+            Ok(Some(if refs.is_empty() {
+                MemberOp::RemoveAll
+            } else {
+                MemberOp::Replace(refs)
+            }))
         }
         (OpKind::Add, None) => Ok(None),
         (OpKind::Replace, None) => Ok(Some(MemberOp::RemoveAll)),
@@ -60,7 +69,9 @@ pub(super) fn member_op(
 fn filter_ids(filter: &Filter) -> ScimResult<Vec<String>> {
     match filter {
         Filter::Compare(path, CompareOp::Eq, CompValue::Str(id))
-            if path.urn.is_none() && path.sub.is_none() && path.attr.eq_ignore_ascii_case("value") =>
+            if path.urn.is_none()
+                && path.sub.is_none()
+                && path.attr.eq_ignore_ascii_case("value") =>
         {
             Ok(vec![id.clone()])
         }
@@ -97,7 +108,10 @@ fn member_ref(item: &Value) -> ScimResult<MemberRef> {
             value: member_id(get_ci(fields, "value"))?,
             member_type: member_type(fields)?,
         }),
-        other => Ok(MemberRef { value: member_id(Some(other))?, member_type: None }),
+        other => Ok(MemberRef {
+            value: member_id(Some(other))?,
+            member_type: None,
+        }),
     }
 }
 
@@ -105,7 +119,9 @@ fn member_id(value: Option<&Value>) -> ScimResult<String> {
     match value {
         Some(Value::String(id)) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(ScimError::invalid_value("each member needs a non-empty 'value' (its id)")),
+        _ => Err(ScimError::invalid_value(
+            "each member needs a non-empty 'value' (its id)",
+        )),
     }
 }
 

@@ -122,20 +122,30 @@ pub fn apply_patch(
     body: &Value,
 ) -> ScimResult<PatchOutcome> {
     let ops = request::parse_operations(body)?;
-    let mut patcher = Patcher { rt, doc: doc.clone(), member_ops: Vec::new() };
+    let mut patcher = Patcher {
+        rt,
+        doc: doc.clone(),
+        member_ops: Vec::new(),
+    };
     for (index, op) in ops.iter().enumerate() {
         patcher.apply(op).map_err(|e| in_operation(index, e))?;
     }
     validate::check(rt, doc, &patcher.doc)?;
     let changed = patcher.doc != *doc || !patcher.member_ops.is_empty();
     *doc = patcher.doc;
-    Ok(PatchOutcome { changed, member_ops: patcher.member_ops })
+    Ok(PatchOutcome {
+        changed,
+        member_ops: patcher.member_ops,
+    })
 }
 
 /// Prefixes an error with the operation it came from, which is what an admin reading Entra's
 /// provisioning log needs to find the offending mapping.
 fn in_operation(index: usize, err: ScimError) -> ScimError {
-    ScimError { detail: format!("operation {index}: {}", err.detail), ..err }
+    ScimError {
+        detail: format!("operation {index}: {}", err.detail),
+        ..err
+    }
 }
 
 /// The working state of one request.
@@ -229,7 +239,10 @@ impl Patcher {
                 }
                 Ok(())
             }
-            _ => Err(ScimError::invalid_value(format!("'{}' must be an object", ext.id))),
+            _ => Err(ScimError::invalid_value(format!(
+                "'{}' must be an object",
+                ext.id
+            ))),
         }
     }
 

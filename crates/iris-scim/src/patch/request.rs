@@ -15,10 +15,14 @@ pub(super) enum OpKind {
 
 impl OpKind {
     fn parse(name: &str) -> Option<Self> {
-        [("add", Self::Add), ("replace", Self::Replace), ("remove", Self::Remove)]
-            .into_iter()
-            .find(|(word, _)| word.eq_ignore_ascii_case(name))
-            .map(|(_, kind)| kind)
+        [
+            ("add", Self::Add),
+            ("replace", Self::Replace),
+            ("remove", Self::Remove),
+        ]
+        .into_iter()
+        .find(|(word, _)| word.eq_ignore_ascii_case(name))
+        .map(|(_, kind)| kind)
     }
 }
 
@@ -35,27 +39,40 @@ pub(super) struct Operation<'a> {
 /// Parses the body into its operations, in order.
 pub(super) fn parse_operations(body: &Value) -> ScimResult<Vec<Operation<'_>>> {
     let Some(body) = body.as_object() else {
-        return Err(ScimError::invalid_syntax("the PATCH body must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "the PATCH body must be a JSON object",
+        ));
     };
     // `schemas` should name the PatchOp message, but Iris does not insist: only a malformed
     // `schemas` member is an error, the same rule as for POST and PUT bodies.
     if let Some(schemas) = body.get("schemas")
-        && !schemas.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+        && !schemas
+            .as_array()
+            .is_some_and(|a| a.iter().all(Value::is_string))
     {
-        return Err(ScimError::invalid_syntax("'schemas' must be an array of schema URNs"));
+        return Err(ScimError::invalid_syntax(
+            "'schemas' must be an array of schema URNs",
+        ));
     }
     let Some(ops) = get_ci(body, "Operations") else {
-        return Err(ScimError::invalid_syntax("the PATCH body has no 'Operations'"));
+        return Err(ScimError::invalid_syntax(
+            "the PATCH body has no 'Operations'",
+        ));
     };
     let Some(ops) = ops.as_array() else {
         return Err(ScimError::invalid_syntax("'Operations' must be an array"));
     };
-    ops.iter().enumerate().map(|(i, op)| parse_operation(i, op)).collect()
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| parse_operation(i, op))
+        .collect()
 }
 
 fn parse_operation(index: usize, op: &Value) -> ScimResult<Operation<'_>> {
     let Some(op) = op.as_object() else {
-        return Err(ScimError::invalid_syntax(format!("operation {index} must be an object")));
+        return Err(ScimError::invalid_syntax(format!(
+            "operation {index} must be an object"
+        )));
     };
     let kind = match get_ci(op, "op") {
         Some(Value::String(name)) => OpKind::parse(name).ok_or_else(|| {
@@ -68,7 +85,11 @@ fn parse_operation(index: usize, op: &Value) -> ScimResult<Operation<'_>> {
                 "'op' of operation {index} must be a string"
             )));
         }
-        None => return Err(ScimError::invalid_syntax(format!("operation {index} has no 'op'"))),
+        None => {
+            return Err(ScimError::invalid_syntax(format!(
+                "operation {index} has no 'op'"
+            )));
+        }
     };
     let path = match get_ci(op, "path") {
         None | Some(Value::Null) => None,
@@ -80,11 +101,18 @@ fn parse_operation(index: usize, op: &Value) -> ScimResult<Operation<'_>> {
             )));
         }
     };
-    Ok(Operation { kind, path, value: get_ci(op, "value") })
+    Ok(Operation {
+        kind,
+        path,
+        value: get_ci(op, "value"),
+    })
 }
 
 /// A member of `map` by name, exact match first, then case-insensitively.
 pub(super) fn get_ci<'m>(map: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
-    map.get(name)
-        .or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    map.get(name).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }

@@ -31,7 +31,10 @@ struct Bound {
 impl Selector {
     /// Every value.
     pub fn all() -> Self {
-        Self { filter: None, seed: Some(Map::new()) }
+        Self {
+            filter: None,
+            seed: Some(Map::new()),
+        }
     }
 
     /// The values of `attr` (defined by `schema`) that `filter` — whose paths are relative to one
@@ -42,14 +45,25 @@ impl Selector {
         attr: &'static Attribute,
         filter: &Filter,
     ) -> ScimResult<Self> {
-        let qualified = AttrPath { urn: Some(schema.id.to_owned()), attr: attr.name.to_owned(), sub: None };
+        let qualified = AttrPath {
+            urn: Some(schema.id.to_owned()),
+            attr: attr.name.to_owned(),
+            sub: None,
+        };
         let resolved = resolve(&Filter::value_path(qualified, filter.clone()), rt)?;
         let seed = match &resolved {
             Resolved::ValuePath(_, inner) => seed_of(inner),
             _ => None,
         };
         let extension = (schema.id != rt.schema.id).then_some(schema.id);
-        Ok(Self { filter: Some(Bound { resolved, extension, name: attr.name }), seed })
+        Ok(Self {
+            filter: Some(Bound {
+                resolved,
+                extension,
+                name: attr.name,
+            }),
+            seed,
+        })
     }
 
     /// Whether the stored value `element` is selected.

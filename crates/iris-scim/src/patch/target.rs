@@ -25,7 +25,10 @@ pub(super) struct Target {
 pub(super) enum Destination {
     Attribute(Target),
     /// A Group's `members`, which live in the membership table, not in the document.
-    Members { filter: Option<Filter>, sub: bool },
+    Members {
+        filter: Option<Filter>,
+        sub: bool,
+    },
     /// A whole extension object (`urn:…:enterprise:2.0:User`).
     Extension(&'static Schema),
     /// Nothing to do: an extension schema Iris does not know, a read-only attribute echoed in a
@@ -46,8 +49,7 @@ pub(super) fn resolve_path(rt: &'static ResourceType, path: &str) -> ScimResult<
     if let Some(ext) = rt.extension(path) {
         return Ok(Destination::Extension(ext));
     }
-    let parsed =
-        parse_path(path, &FilterLimits::default()).map_err(|e| e.into_invalid_path())?;
+    let parsed = parse_path(path, &FilterLimits::default()).map_err(|e| e.into_invalid_path())?;
     let schema = match parsed.attr.urn.as_deref() {
         None => None,
         Some(urn) => match rt.schema_by_urn(urn) {
@@ -57,11 +59,15 @@ pub(super) fn resolve_path(rt: &'static ResourceType, path: &str) -> ScimResult<
         },
     };
     let Some((schema, attr)) = locate(rt, schema, &parsed.attr.attr) else {
-        return Err(ScimError::invalid_path(format!("unknown attribute in path '{path}'")));
+        return Err(ScimError::invalid_path(format!(
+            "unknown attribute in path '{path}'"
+        )));
     };
     let sub = match (parsed.attr.sub.as_deref(), parsed.sub.as_deref()) {
         (Some(_), Some(_)) => {
-            return Err(ScimError::invalid_path(format!("path '{path}' names two sub-attributes")));
+            return Err(ScimError::invalid_path(format!(
+                "path '{path}' names two sub-attributes"
+            )));
         }
         (a, b) => a.or(b),
     };
@@ -93,7 +99,11 @@ pub(super) fn resolve_key(
     let (name, sub) = match rest.split('.').collect::<Vec<_>>().as_slice() {
         [name] => (*name, None),
         [name, sub] => (*name, Some(*sub)),
-        _ => return Err(ScimError::invalid_path(format!("'{key}' is not a valid attribute path"))),
+        _ => {
+            return Err(ScimError::invalid_path(format!(
+                "'{key}' is not a valid attribute path"
+            )));
+        }
     };
     // Unknown attributes in a value are ignored, as in POST and PUT bodies (tolerant reader).
     let Some((schema, attr)) = locate(rt, schema, name) else {
@@ -127,7 +137,10 @@ fn build(
     path: &str,
 ) -> ScimResult<Destination> {
     if rt.kind == ResourceKind::Group && attr.name == "members" {
-        return Ok(Destination::Members { filter, sub: sub.is_some() });
+        return Ok(Destination::Members {
+            filter,
+            sub: sub.is_some(),
+        });
     }
     if !writable(attr, naming, path)? {
         return Ok(Destination::Ignored);
@@ -158,7 +171,12 @@ fn build(
         None if attr.multi_valued && sub.is_some() => Some(Selector::all()),
         None => None,
     };
-    Ok(Destination::Attribute(Target { schema, attr, selector, sub }))
+    Ok(Destination::Attribute(Target {
+        schema,
+        attr,
+        selector,
+        sub,
+    }))
 }
 
 /// Whether an operation may write `attr`. Read-only attributes named by a path are an error (RFC

@@ -62,7 +62,10 @@ fn check_primary(attr: &Attribute, new: Option<&Value>) -> ScimResult<()> {
     let Some(Value::Array(items)) = new else {
         return Ok(());
     };
-    let primaries = items.iter().filter(|e| e.get("primary") == Some(&Value::Bool(true))).count();
+    let primaries = items
+        .iter()
+        .filter(|e| e.get("primary") == Some(&Value::Bool(true)))
+        .count();
     if primaries > 1 {
         return Err(ScimError::invalid_value(format!(
             "at most one value of '{}' may be primary",

@@ -59,11 +59,16 @@ fn unwrap_simple<'v>(attr: &Attribute, value: &'v Value) -> ScimResult<&'v Value
 
 fn is_wrapper(fields: &Map<String, Value>) -> bool {
     get_ci(fields, "value").is_some()
-        && fields.keys().all(|k| WRAPPER_KEYS.iter().any(|w| w.eq_ignore_ascii_case(k)))
+        && fields
+            .keys()
+            .all(|k| WRAPPER_KEYS.iter().any(|w| w.eq_ignore_ascii_case(k)))
 }
 
 fn several_values(attr: &Attribute) -> ScimError {
-    ScimError::invalid_value(format!("'{}' is single-valued but got several values", attr.name))
+    ScimError::invalid_value(format!(
+        "'{}' is single-valued but got several values",
+        attr.name
+    ))
 }
 
 /// One value of a complex attribute (a single-valued complex attribute, or one element of a

@@ -1,0 +1,84 @@
+//! Tokens and tenancy over HTTP: only a live token of the tenant named in the URL gets in.
+
+use reqwest::{Method, StatusCode};
+
+use crate::harness::TestApp;
+
+async fn status_with(app: &TestApp, url: &str, token: Option<&str>) -> crate::harness::Reply {
+    let mut req = app.http.request(Method::GET, format!("{url}/Users"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    crate::harness::Reply::from(req.send().await.unwrap()).await
+}
+
+fn assert_unauthorized(reply: crate::harness::Reply) {
+    let reply = reply.expect_error(StatusCode::UNAUTHORIZED, None);
+    assert!(reply.header("www-authenticate").unwrap().starts_with("Bearer"));
+}
+
+async fn a_missing_token_is_401_with_www_authenticate(app: TestApp) -> TestApp {
+    assert_unauthorized(status_with(&app, &app.tenant_url, None).await);
+    app
+}
+
+async fn a_wrong_token_is_401(app: TestApp) -> TestApp {
+    let forged = format!("{}x", &app.token[..app.token.len() - 1]);
+    for token in [forged.as_str(), "garbage", "iris_0123456789abcdef_secret"] {
+        assert_unauthorized(status_with(&app, &app.tenant_url, Some(token)).await);
+    }
+    app
+}
+
+async fn another_tenants_token_is_401(app: TestApp) -> TestApp {
+    let (other_url, other_token) = app.other_tenant("globex").await;
+    // Each token works on its own tenant…
+    status_with(&app, &other_url, Some(&other_token)).await.expect(StatusCode::OK);
+    // …and on no other.
+    assert_unauthorized(status_with(&app, &app.tenant_url, Some(&other_token)).await);
+    assert_unauthorized(status_with(&app, &other_url, Some(&app.token)).await);
+    app
+}
+
+async fn a_revoked_token_is_refused_at_once_while_a_second_token_keeps_working(app: TestApp) -> TestApp {
+    let second = app.tenants.issue_token(&app.tenant, Some("rotation")).await.unwrap();
+    status_with(&app, &app.tenant_url, Some(&second.token)).await.expect(StatusCode::OK);
+    app.tenants.revoke_token(&app.token_id).await.unwrap();
+    assert_unauthorized(status_with(&app, &app.tenant_url, Some(&app.token)).await);
+    status_with(&app, &app.tenant_url, Some(&second.token)).await.expect(StatusCode::OK);
+    app
+}
+
+async fn a_disabled_tenant_is_refused_and_can_be_enabled_again(app: TestApp) -> TestApp {
+    app.tenants.set_disabled("acme", true).await.unwrap();
+    assert_unauthorized(status_with(&app, &app.tenant_url, Some(&app.token)).await);
+    app.tenants.set_disabled("acme", false).await.unwrap();
+    status_with(&app, &app.tenant_url, Some(&app.token)).await.expect(StatusCode::OK);
+    app
+}
+
+async fn tokens_are_stored_only_as_hashes(app: TestApp) -> TestApp {
+    let tokens = app.store.tokens(app.tenant.id()).await.unwrap();
+    let secret = app.token.rsplit('_').next().unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].secret_hash.len(), 64);
+    assert!(!tokens[0].secret_hash.contains(secret));
+    app
+}
+
+async fn an_unknown_tenant_is_401_not_404(app: TestApp) -> TestApp {
+    // Never reveal which tenants exist; a bad tenant in the URL is a credentials problem.
+    let url = format!("{}/scim/v2/nosuch", app.base_url);
+    assert_unauthorized(status_with(&app, &url, Some(&app.token)).await);
+    app
+}
+
+crate::on_both_backends!(
+    a_missing_token_is_401_with_www_authenticate,
+    a_wrong_token_is_401,
+    another_tenants_token_is_401,
+    a_revoked_token_is_refused_at_once_while_a_second_token_keeps_working,
+    a_disabled_tenant_is_refused_and_can_be_enabled_again,
+    tokens_are_stored_only_as_hashes,
+    an_unknown_tenant_is_401_not_404,
+);
