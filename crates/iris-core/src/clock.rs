@@ -7,7 +7,9 @@ use time::format_description::well_known::Rfc3339;
 /// Formats an instant as `2026-11-26T10:15:30.123Z`.
 pub fn format(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    let truncated = at.replace_nanosecond(at.millisecond() as u32 * 1_000_000).unwrap_or(at);
+    let truncated = at
+        .replace_nanosecond(at.millisecond() as u32 * 1_000_000)
+        .unwrap_or(at);
     let mut s = truncated.format(&Rfc3339).unwrap_or_default();
     // time's RFC 3339 output drops a zero fraction; pad to a fixed width.
     if !s.contains('.') {
@@ -37,9 +39,18 @@ mod tests {
 
     #[test]
     fn timestamps_have_a_fixed_width() {
-        assert_eq!(normalize("2026-01-02T03:04:05Z").unwrap(), "2026-01-02T03:04:05.000Z");
-        assert_eq!(normalize("2026-01-02T03:04:05.5+01:00").unwrap(), "2026-01-02T02:04:05.500Z");
-        assert_eq!(normalize("2026-01-02T03:04:05.123456Z").unwrap(), "2026-01-02T03:04:05.123Z");
+        assert_eq!(
+            normalize("2026-01-02T03:04:05Z").unwrap(),
+            "2026-01-02T03:04:05.000Z"
+        );
+        assert_eq!(
+            normalize("2026-01-02T03:04:05.5+01:00").unwrap(),
+            "2026-01-02T02:04:05.500Z"
+        );
+        assert_eq!(
+            normalize("2026-01-02T03:04:05.123456Z").unwrap(),
+            "2026-01-02T03:04:05.123Z"
+        );
         assert_eq!(now().len(), "2026-01-02T03:04:05.123Z".len());
     }
 }

@@ -30,7 +30,9 @@ impl CoreError {
     pub fn to_scim(&self) -> ScimError {
         match self {
             Self::Scim(e) => e.clone(),
-            Self::Store(StoreError::Conflict) => ScimError::uniqueness("a resource with that value already exists"),
+            Self::Store(StoreError::Conflict) => {
+                ScimError::uniqueness("a resource with that value already exists")
+            }
             Self::Store(StoreError::NotFound) => ScimError::not_found("resource not found"),
             Self::Store(StoreError::VersionMismatch) => {
                 ScimError::precondition_failed("the resource was modified by another request")

@@ -149,8 +149,13 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_token(&self, token_id: &str, at: &str) -> Result<(), StoreError>;
 
     /// Inserts a user; `Conflict` if its userName is taken in the tenant.
-    async fn insert_user(&self, tenant: &TenantId, user: &UserWrite) -> Result<ResourceRecord, StoreError>;
-    async fn user(&self, tenant: &TenantId, id: &str) -> Result<Option<ResourceRecord>, StoreError>;
+    async fn insert_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserWrite,
+    ) -> Result<ResourceRecord, StoreError>;
+    async fn user(&self, tenant: &TenantId, id: &str)
+    -> Result<Option<ResourceRecord>, StoreError>;
     /// Replaces a user if its version is still `expected_version`: `VersionMismatch` if another
     /// write came first, `NotFound` if it is gone, `Conflict` on a userName clash.
     async fn update_user(
@@ -167,5 +172,9 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         expected_version: Option<i64>,
     ) -> Result<(), StoreError>;
-    async fn list_users(&self, tenant: &TenantId, query: &ListQuery<'_>) -> Result<ListPage, StoreError>;
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery<'_>,
+    ) -> Result<ListPage, StoreError>;
 }

@@ -19,7 +19,9 @@ impl TenantName {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let valid = !raw.is_empty()
             && raw.len() <= 63
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !raw.starts_with('-')
             && !raw.ends_with('-');
         if valid {
@@ -47,7 +49,12 @@ pub struct Tenant {
 
 impl Tenant {
     fn from_row(row: TenantRow) -> Self {
-        Self { id: row.id, name: row.name, created: row.created, disabled_at: row.disabled_at }
+        Self {
+            id: row.id,
+            name: row.name,
+            created: row.created,
+            disabled_at: row.disabled_at,
+        }
     }
 
     pub fn id(&self) -> &TenantId {
@@ -115,7 +122,13 @@ impl TenantService {
     }
 
     pub async fn list(&self) -> CoreResult<Vec<Tenant>> {
-        Ok(self.store.tenants().await?.into_iter().map(Tenant::from_row).collect())
+        Ok(self
+            .store
+            .tenants()
+            .await?
+            .into_iter()
+            .map(Tenant::from_row)
+            .collect())
     }
 
     pub async fn find(&self, name: &str) -> CoreResult<Tenant> {
@@ -130,11 +143,17 @@ impl TenantService {
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> CoreResult<Tenant> {
         let tenant = self.find(name).await?;
         let at = disabled.then(clock::now);
-        self.store.set_tenant_disabled(tenant.id(), at.as_deref()).await?;
+        self.store
+            .set_tenant_disabled(tenant.id(), at.as_deref())
+            .await?;
         self.find(name).await
     }
 
-    pub async fn issue_token(&self, tenant: &Tenant, label: Option<&str>) -> CoreResult<IssuedToken> {
+    pub async fn issue_token(
+        &self,
+        tenant: &Tenant,
+        label: Option<&str>,
+    ) -> CoreResult<IssuedToken> {
         let issued = tokens::generate();
         let row = TokenRow {
             id: issued.id.as_str().to_owned(),
@@ -190,7 +209,12 @@ impl TenantService {
         let Some((id, secret)) = tokens::split(bearer) else {
             return Err(Ok(AuthFailure::Invalid));
         };
-        let Some((token, tenant)) = self.store.token_with_tenant(id.as_str()).await.map_err(Err)? else {
+        let Some((token, tenant)) = self
+            .store
+            .token_with_tenant(id.as_str())
+            .await
+            .map_err(Err)?
+        else {
             return Err(Ok(AuthFailure::Invalid));
         };
         // Check the secret first and always, so timing does not reveal which condition failed.
@@ -221,7 +245,16 @@ mod tests {
         for ok in ["acme", "a", "acme-corp-2", &"a".repeat(63)] {
             assert!(TenantName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-acme", "acme-", "Acme", "ac me", "acme/x", "ä", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "-acme",
+            "acme-",
+            "Acme",
+            "ac me",
+            "acme/x",
+            "ä",
+            &"a".repeat(64),
+        ] {
             assert!(TenantName::parse(bad).is_err(), "{bad}");
         }
     }

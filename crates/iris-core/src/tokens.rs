@@ -17,7 +17,10 @@ pub struct TokenId(String);
 
 impl TokenId {
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() == ID_BYTES * 2 && raw.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let ok = raw.len() == ID_BYTES * 2
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         ok.then(|| Self(raw.to_owned()))
     }
 
@@ -36,7 +39,9 @@ pub struct IssuedToken {
 impl std::fmt::Debug for IssuedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret, even in debug output.
-        f.debug_struct("IssuedToken").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("IssuedToken")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +54,11 @@ pub fn generate() -> IssuedToken {
     let id = TokenId(hex(&id));
     let secret = URL_SAFE_NO_PAD.encode(secret);
     let token = format!("{PREFIX}{}_{secret}", id.0);
-    IssuedToken { id, secret_hash: hash_secret(&secret), token }
+    IssuedToken {
+        id,
+        secret_hash: hash_secret(&secret),
+        token,
+    }
 }
 
 /// Splits a presented bearer token into its id and secret; `None` if it is not an Iris token.
@@ -71,10 +80,12 @@ pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -93,7 +104,14 @@ mod tests {
 
     #[test]
     fn foreign_strings_are_not_tokens() {
-        for raw in ["", "Bearer x", "iris_", "iris_zz_abc", "iris_0123456789ABCDEF_x", "scim_0123456789abcdef_x"] {
+        for raw in [
+            "",
+            "Bearer x",
+            "iris_",
+            "iris_zz_abc",
+            "iris_0123456789ABCDEF_x",
+            "scim_0123456789abcdef_x",
+        ] {
             assert!(split(raw).is_none(), "{raw}");
         }
     }

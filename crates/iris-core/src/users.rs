@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 
 use crate::clock;
 use crate::error::{CoreError, CoreResult, StoreError};
-use crate::store::{ListPage, ListQuery, MultiValue, ResourceRecord, SortOrder, Store, UserShadow, UserWrite};
+use crate::store::{
+    ListPage, ListQuery, MultiValue, ResourceRecord, SortOrder, Store, UserShadow, UserWrite,
+};
 use crate::tenants::Tenant;
 
 /// How many times a PATCH is re-applied when another write to the same user wins the race.
@@ -30,7 +32,10 @@ pub struct PageLimits {
 
 impl Default for PageLimits {
     fn default() -> Self {
-        Self { default_count: 100, max_count: 1000 }
+        Self {
+            default_count: 100,
+            max_count: 1000,
+        }
     }
 }
 
@@ -70,8 +75,16 @@ fn user_not_found(id: &str) -> CoreError {
 }
 
 impl UserService {
-    pub fn new(store: Arc<dyn Store>, filter_limits: FilterLimits, page_limits: PageLimits) -> Self {
-        Self { store, filter_limits, page_limits }
+    pub fn new(
+        store: Arc<dyn Store>,
+        filter_limits: FilterLimits,
+        page_limits: PageLimits,
+    ) -> Self {
+        Self {
+            store,
+            filter_limits,
+            page_limits,
+        }
     }
 
     pub fn page_limits(&self) -> PageLimits {
@@ -88,7 +101,10 @@ impl UserService {
     }
 
     pub async fn get(&self, tenant: &Tenant, id: &str) -> CoreResult<ResourceRecord> {
-        self.store.user(tenant.id(), id).await?.ok_or_else(|| user_not_found(id))
+        self.store
+            .user(tenant.id(), id)
+            .await?
+            .ok_or_else(|| user_not_found(id))
     }
 
     pub async fn list(&self, tenant: &Tenant, params: &ListParams) -> CoreResult<ListResult> {
@@ -100,7 +116,12 @@ impl UserService {
             Some(s) if !s.is_empty() => Some(resolve_sort_attribute(s)?),
             _ => None,
         };
-        let sort_order = match params.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let sort_order = match params
+            .sort_order
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("ascending") => SortOrder::Ascending,
             Some("descending") => SortOrder::Descending,
             Some(other) => {
@@ -168,7 +189,11 @@ impl UserService {
                 return Ok(current);
             }
             let write = user_write(current.id.clone(), doc, clock::now());
-            match self.store.update_user(tenant.id(), current.version, &write).await {
+            match self
+                .store
+                .update_user(tenant.id(), current.version, &write)
+                .await
+            {
                 Err(StoreError::VersionMismatch) if expected.is_none() => continue,
                 other => return other.map_err(|e| conflict_as_uniqueness(e, &write.doc)),
             }
@@ -176,7 +201,12 @@ impl UserService {
         Err(StoreError::VersionMismatch.into())
     }
 
-    pub async fn delete(&self, tenant: &Tenant, id: &str, expected: ExpectedVersion) -> CoreResult<()> {
+    pub async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        expected: ExpectedVersion,
+    ) -> CoreResult<()> {
         match self.store.delete_user(tenant.id(), id, expected).await {
             Err(StoreError::NotFound) => Err(user_not_found(id)),
             other => Ok(other?),
@@ -198,7 +228,10 @@ fn check_precondition(current: &ResourceRecord, expected: ExpectedVersion) -> Co
 fn conflict_as_uniqueness(e: StoreError, doc: &Document) -> CoreError {
     match e {
         StoreError::Conflict => {
-            let name = doc.get("userName").and_then(Value::as_str).unwrap_or_default();
+            let name = doc
+                .get("userName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             ScimError::uniqueness(format!("a user with userName '{name}' already exists")).into()
         }
         other => other.into(),
@@ -207,7 +240,8 @@ fn conflict_as_uniqueness(e: StoreError, doc: &Document) -> CoreError {
 
 fn resolve_sort_attribute(raw: &str) -> ScimResult<filter::ResolvedAttr> {
     let limits = FilterLimits::default();
-    let path = filter::parse_path(raw, &limits).map_err(|e| ScimError::invalid_value(e.to_string()))?;
+    let path =
+        filter::parse_path(raw, &limits).map_err(|e| ScimError::invalid_value(e.to_string()))?;
     if path.filter.is_some() {
         return Err(ScimError::invalid_value("sortBy cannot contain a filter"));
     }
@@ -222,7 +256,12 @@ fn resolve_sort_attribute(raw: &str) -> ScimResult<filter::ResolvedAttr> {
 /// Derives the write (document plus shadow columns) for a user document.
 pub fn user_write(id: String, doc: Document, now: String) -> UserWrite {
     let shadow = user_shadow(&doc);
-    UserWrite { id, doc, shadow, now }
+    UserWrite {
+        id,
+        doc,
+        shadow,
+        now,
+    }
 }
 
 fn user_shadow(doc: &Document) -> UserShadow {
@@ -233,7 +272,10 @@ fn user_shadow(doc: &Document) -> UserShadow {
         .collect();
     UserShadow {
         user_name_lower: lower("userName").unwrap_or_default(),
-        external_id: doc.get("externalId").and_then(Value::as_str).map(str::to_owned),
+        external_id: doc
+            .get("externalId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         display_name_lower: lower("displayName"),
         active: doc.get("active").and_then(Value::as_bool),
         values,
@@ -251,8 +293,14 @@ fn multi_values(doc: &Document, attribute: &'static str) -> Vec<MultiValue> {
             let value = item.get("value")?.as_str()?;
             Some(MultiValue {
                 attribute,
-                type_lower: item.get("type").and_then(Value::as_str).map(str::to_lowercase),
-                primary: item.get("primary").and_then(Value::as_bool).unwrap_or(false),
+                type_lower: item
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase),
+                primary: item
+                    .get("primary")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 value_lower: value.to_lowercase(),
             })
         })
@@ -270,7 +318,10 @@ pub fn search_projection(rt: &ResourceType, doc: &Document) -> Map<String, Value
                     let mut inner = Map::new();
                     for (k, v) in fields {
                         let attr = ext.attribute(k);
-                        inner.insert(k.clone(), attr.map_or_else(|| v.clone(), |a| lower_value(a, v)));
+                        inner.insert(
+                            k.clone(),
+                            attr.map_or_else(|| v.clone(), |a| lower_value(a, v)),
+                        );
                     }
                     Value::Object(inner)
                 }
@@ -294,7 +345,9 @@ fn lower_value(attr: &Attribute, value: &Value) -> Value {
             fields
                 .iter()
                 .map(|(k, v)| {
-                    let lowered = attr.sub_attribute(k).map_or_else(|| v.clone(), |sub| lower_value(sub, v));
+                    let lowered = attr
+                        .sub_attribute(k)
+                        .map_or_else(|| v.clone(), |sub| lower_value(sub, v));
                     (k.clone(), lowered)
                 })
                 .collect(),

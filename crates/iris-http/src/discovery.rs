@@ -34,7 +34,10 @@ fn list(resources: Vec<Value>) -> Value {
     })
 }
 
-async fn service_provider_config(State(state): State<AppState>, TenantAuth(tenant): TenantAuth) -> Response {
+async fn service_provider_config(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+) -> Response {
     let base = state.tenant_url(tenant.name());
     let body = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG],
@@ -61,7 +64,10 @@ async fn service_provider_config(State(state): State<AppState>, TenantAuth(tenan
 
 async fn schemas(State(state): State<AppState>, TenantAuth(tenant): TenantAuth) -> Response {
     let base = state.tenant_url(tenant.name());
-    let all = schema::served_schemas().iter().map(|s| s.to_json(&base)).collect();
+    let all = schema::served_schemas()
+        .iter()
+        .map(|s| s.to_json(&base))
+        .collect();
     scim_json(StatusCode::OK, &list(all))
 }
 
@@ -70,13 +76,20 @@ async fn schema_by_id(
     TenantAuth(tenant): TenantAuth,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let found = schema::schema_by_id(&id).ok_or_else(|| ScimError::not_found(format!("no schema '{id}'")))?;
-    Ok(scim_json(StatusCode::OK, &found.to_json(&state.tenant_url(tenant.name()))))
+    let found = schema::schema_by_id(&id)
+        .ok_or_else(|| ScimError::not_found(format!("no schema '{id}'")))?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &found.to_json(&state.tenant_url(tenant.name())),
+    ))
 }
 
 async fn resource_types(State(state): State<AppState>, TenantAuth(tenant): TenantAuth) -> Response {
     let base = state.tenant_url(tenant.name());
-    let all = schema::served_resource_types().iter().map(|rt| rt.to_json(&base)).collect();
+    let all = schema::served_resource_types()
+        .iter()
+        .map(|rt| rt.to_json(&base))
+        .collect();
     scim_json(StatusCode::OK, &list(all))
 }
 
@@ -89,5 +102,8 @@ async fn resource_type_by_id(
         .into_iter()
         .find(|rt| rt.id.eq_ignore_ascii_case(&id))
         .ok_or_else(|| ScimError::not_found(format!("no resource type '{id}'")))?;
-    Ok(scim_json(StatusCode::OK, &found.to_json(&state.tenant_url(tenant.name()))))
+    Ok(scim_json(
+        StatusCode::OK,
+        &found.to_json(&state.tenant_url(tenant.name())),
+    ))
 }

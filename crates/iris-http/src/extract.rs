@@ -24,7 +24,12 @@ pub fn tenant_segment(path: &str) -> Option<&str> {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -32,7 +37,10 @@ fn bearer(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<AppState> for TenantAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         // Nested routers see a path without the `/scim/v2/{tenant}` prefix; the original URI
         // (already normalised) still has it.
         let path = parts
@@ -45,9 +53,10 @@ impl FromRequestParts<AppState> for TenantAuth {
                 state.note_token_use(&token_id);
                 Ok(Self(tenant))
             }
-            Err(Ok(AuthFailure::Missing)) => {
-                Err(ScimError::unauthorized("authentication required: send 'Authorization: Bearer <token>'").into())
-            }
+            Err(Ok(AuthFailure::Missing)) => Err(ScimError::unauthorized(
+                "authentication required: send 'Authorization: Bearer <token>'",
+            )
+            .into()),
             Err(Ok(AuthFailure::Invalid)) => {
                 Err(ScimError::unauthorized("the bearer token is not valid for this tenant").into())
             }
@@ -65,9 +74,15 @@ impl FromRequest<AppState> for ScimBody {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.config.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
-            ApiError(ScimError::new(413, None, format!("the request body exceeds {limit} bytes")))
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError(ScimError::new(
+                    413,
+                    None,
+                    format!("the request body exceeds {limit} bytes"),
+                ))
+            })?;
         parse_json(&bytes).map(Self)
     }
 }
@@ -76,8 +91,9 @@ fn parse_json(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax("the request body is empty").into());
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")).into())
+    serde_json::from_slice(bytes).map_err(|e| {
+        ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")).into()
+    })
 }
 
 /// Query parameters, matched case-insensitively by name; unknown ones (such as Entra's
@@ -93,17 +109,19 @@ impl QueryParams {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// An integer parameter; a malformed one is a client error rather than silently ignored.
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.get(name).map(str::trim) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ScimError::invalid_value(format!("'{name}' must be an integer, not '{v}'")).into()),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                ScimError::invalid_value(format!("'{name}' must be an integer, not '{v}'")).into()
+            }),
         }
     }
 }
@@ -197,7 +215,8 @@ mod tests {
 
     #[test]
     fn entra_query_strings_decode_plus_as_space() {
-        let q = QueryParams::parse(Some("filter=userName+eq+%22a%40b%22&aadOptscim062020")).unwrap();
+        let q =
+            QueryParams::parse(Some("filter=userName+eq+%22a%40b%22&aadOptscim062020")).unwrap();
         assert_eq!(q.get("FILTER"), Some("userName eq \"a@b\""));
     }
 }

@@ -11,7 +11,9 @@ use crate::AppState;
 use crate::response::scim_json;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Response {
@@ -20,7 +22,10 @@ async fn healthz() -> Response {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => scim_json(StatusCode::OK, &json!({"status": "ready", "database": state.store.backend_name()})),
+        Ok(()) => scim_json(
+            StatusCode::OK,
+            &json!({"status": "ready", "database": state.store.backend_name()}),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             scim_json(

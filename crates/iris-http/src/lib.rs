@@ -72,7 +72,9 @@ impl AppState {
         let now = Instant::now();
         let due = match self.token_touches.lock() {
             Ok(mut seen) => {
-                let due = seen.get(token_id).is_none_or(|t| now.duration_since(*t) >= TOKEN_TOUCH_INTERVAL);
+                let due = seen
+                    .get(token_id)
+                    .is_none_or(|t| now.duration_since(*t) >= TOKEN_TOUCH_INTERVAL);
                 if due {
                     seen.insert(token_id.to_owned(), now);
                 }
@@ -113,7 +115,9 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+        ]))
         .with_state(state)
 }
 
@@ -160,7 +164,12 @@ async fn not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    ApiError(ScimError::new(405, None, "method not allowed on this endpoint")).into_response()
+    ApiError(ScimError::new(
+        405,
+        None,
+        "method not allowed on this endpoint",
+    ))
+    .into_response()
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

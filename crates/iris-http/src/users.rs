@@ -21,7 +21,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/Users", get(list).post(create))
         .route("/Users/.search", post(search))
-        .route("/Users/{id}", get(fetch).put(replace).patch(patch).delete(remove))
+        // The tenant root search (RFC 7644 §3.4.3) spans every resource type; Users are the only
+        // one served so far.
+        .route("/.search", post(search))
+        .route(
+            "/Users/{id}",
+            get(fetch).put(replace).patch(patch).delete(remove),
+        )
 }
 
 fn user_type() -> &'static ResourceType {
@@ -29,24 +35,48 @@ fn user_type() -> &'static ResourceType {
 }
 
 /// Renders a stored user as the client reads it, with the requested projection.
-pub(crate) fn render(state: &AppState, tenant: &str, record: &ResourceRecord, projection: &Projection) -> Value {
+pub(crate) fn render(
+    state: &AppState,
+    tenant: &str,
+    record: &ResourceRecord,
+    projection: &Projection,
+) -> Value {
     let meta = Meta {
         created: record.created.clone(),
         last_modified: record.last_modified.clone(),
         version: record.version,
         location: format!("{}/Users/{}", state.tenant_url(tenant), record.id),
     };
-    let full = resource::render(user_type(), &record.id, &record.doc, Default::default(), &meta);
+    let full = resource::render(
+        user_type(),
+        &record.id,
+        &record.doc,
+        Default::default(),
+        &meta,
+    );
     projection.apply(user_type(), full)
 }
 
 fn projection(params: &QueryParams) -> Projection {
-    Projection::parse(user_type(), params.get("attributes"), params.get("excludedAttributes"))
+    Projection::parse(
+        user_type(),
+        params.get("attributes"),
+        params.get("excludedAttributes"),
+    )
 }
 
-fn resource_response(state: &AppState, tenant: &str, status: StatusCode, record: &ResourceRecord, p: &Projection) -> Response {
+fn resource_response(
+    state: &AppState,
+    tenant: &str,
+    status: StatusCode,
+    record: &ResourceRecord,
+    p: &Projection,
+) -> Response {
     let body = render(state, tenant, record, p);
-    with_etag(scim_json(status, &body), &format!("W/\"{}\"", record.version))
+    with_etag(
+        scim_json(status, &body),
+        &format!("W/\"{}\"", record.version),
+    )
 }
 
 async fn create(
@@ -57,7 +87,13 @@ async fn create(
 ) -> ApiResult<Response> {
     let record = state.users.create(&tenant, &body).await?;
     let location = format!("{}/Users/{}", state.tenant_url(tenant.name()), record.id);
-    let response = resource_response(&state, tenant.name(), StatusCode::CREATED, &record, &projection(&params));
+    let response = resource_response(
+        &state,
+        tenant.name(),
+        StatusCode::CREATED,
+        &record,
+        &projection(&params),
+    );
     Ok(with_location(response, &location))
 }
 
@@ -69,12 +105,21 @@ async fn fetch(
     pre: Preconditions,
 ) -> ApiResult<Response> {
     let record = state.users.get(&tenant, &id).await?;
-    if pre.if_none_match.is_some_and(|tag| tag.matches(record.version)) {
+    if pre
+        .if_none_match
+        .is_some_and(|tag| tag.matches(record.version))
+    {
         let mut response = no_content();
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         return Ok(with_etag(response, &format!("W/\"{}\"", record.version)));
     }
-    Ok(resource_response(&state, tenant.name(), StatusCode::OK, &record, &projection(&params)))
+    Ok(resource_response(
+        &state,
+        tenant.name(),
+        StatusCode::OK,
+        &record,
+        &projection(&params),
+    ))
 }
 
 async fn list(
@@ -104,17 +149,31 @@ async fn search(
 
 pub(crate) fn search_request(body: &Value) -> ApiResult<(ListParams, Projection)> {
     let Some(fields) = body.as_object() else {
-        return Err(iris_scim::ScimError::invalid_syntax("a SearchRequest must be a JSON object").into());
+        return Err(
+            iris_scim::ScimError::invalid_syntax("a SearchRequest must be a JSON object").into(),
+        );
     };
-    let field = |name: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
     let text = |name: &str| -> ApiResult<Option<String>> {
         match field(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Array(items)) => Ok(Some(
-                items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
             )),
-            Some(_) => Err(iris_scim::ScimError::invalid_value(format!("'{name}' must be a string")).into()),
+            Some(_) => Err(iris_scim::ScimError::invalid_value(format!(
+                "'{name}' must be a string"
+            ))
+            .into()),
         }
     };
     let int = |name: &str| -> ApiResult<Option<i64>> {
@@ -124,7 +183,10 @@ pub(crate) fn search_request(body: &Value) -> ApiResult<(ListParams, Projection)
                 .as_i64()
                 .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
                 .map(Some)
-                .ok_or_else(|| iris_scim::ScimError::invalid_value(format!("'{name}' must be an integer")).into()),
+                .ok_or_else(|| {
+                    iris_scim::ScimError::invalid_value(format!("'{name}' must be an integer"))
+                        .into()
+                }),
         }
     };
     let params = ListParams {
@@ -173,7 +235,13 @@ async fn replace(
 ) -> ApiResult<Response> {
     let expected = EntityTag::expected_version(pre.if_match);
     let record = state.users.replace(&tenant, &id, &body, expected).await?;
-    Ok(resource_response(&state, tenant.name(), StatusCode::OK, &record, &projection(&params)))
+    Ok(resource_response(
+        &state,
+        tenant.name(),
+        StatusCode::OK,
+        &record,
+        &projection(&params),
+    ))
 }
 
 async fn patch(
@@ -194,7 +262,13 @@ async fn patch(
         }
         err
     })?;
-    Ok(resource_response(&state, tenant.name(), StatusCode::OK, &record, &projection(&params)))
+    Ok(resource_response(
+        &state,
+        tenant.name(),
+        StatusCode::OK,
+        &record,
+        &projection(&params),
+    ))
 }
 
 async fn remove(
@@ -203,6 +277,9 @@ async fn remove(
     Path((_, id)): Path<(String, String)>,
     pre: Preconditions,
 ) -> ApiResult<Response> {
-    state.users.delete(&tenant, &id, EntityTag::expected_version(pre.if_match)).await?;
+    state
+        .users
+        .delete(&tenant, &id, EntityTag::expected_version(pre.if_match))
+        .await?;
     Ok(no_content())
 }

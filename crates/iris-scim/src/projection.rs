@@ -28,7 +28,11 @@ pub struct Projection {
 impl Projection {
     /// Builds a projection from the raw comma-separated parameter values. Unknown names are
     /// ignored: asking for an attribute the server does not have selects nothing.
-    pub fn parse(rt: &'static ResourceType, attributes: Option<&str>, excluded: Option<&str>) -> Self {
+    pub fn parse(
+        rt: &'static ResourceType,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Self {
         let mut p = Self::default();
         for name in split_list(attributes) {
             match resolve(rt, name) {
@@ -49,14 +53,23 @@ impl Projection {
 
     /// Whether this projection leaves resources untouched.
     pub fn is_identity(&self) -> bool {
-        self.include.is_empty() && self.include_schemas.is_empty() && self.exclude.is_empty() && self.exclude_schemas.is_empty()
+        self.include.is_empty()
+            && self.include_schemas.is_empty()
+            && self.exclude.is_empty()
+            && self.exclude_schemas.is_empty()
     }
 
     /// Whether the client named an attribute of `attr`'s kind, so that work to produce it can be
     /// skipped when it is excluded (e.g. a group's members).
     pub fn excludes(&self, attr: &str) -> bool {
-        self.exclude.iter().any(|s| s.extension.is_none() && s.attr == attr && s.sub.is_none())
-            || (!self.include.is_empty() && !self.include.iter().any(|s| s.extension.is_none() && s.attr == attr))
+        self.exclude
+            .iter()
+            .any(|s| s.extension.is_none() && s.attr == attr && s.sub.is_none())
+            || (!self.include.is_empty()
+                && !self
+                    .include
+                    .iter()
+                    .any(|s| s.extension.is_none() && s.attr == attr))
     }
 
     /// Applies the projection to a rendered resource.
@@ -75,7 +88,7 @@ impl Projection {
             }
         }
         for id in &self.exclude_schemas {
-            out.remove(*id);
+            out.shift_remove(*id);
         }
         Value::Object(out)
     }
@@ -83,12 +96,14 @@ impl Projection {
     fn select(&self, rt: &ResourceType, full: &Map<String, Value>) -> Map<String, Value> {
         let mut out = Map::new();
         for (key, value) in full {
-            if key == "schemas" || key == "id" || self.include_schemas.iter().any(|s| s == key) {
+            if key == "schemas" || self.include_schemas.iter().any(|s| s == key) {
                 out.insert(key.clone(), value.clone());
                 continue;
             }
             if let Some(ext) = rt.extension(key) {
-                let Value::Object(fields) = value else { continue };
+                let Value::Object(fields) = value else {
+                    continue;
+                };
                 let mut kept = Map::new();
                 for (name, v) in fields {
                     if let Some(picked) = self.pick(Some(ext.id), ext, name, v) {
@@ -108,7 +123,13 @@ impl Projection {
     }
 
     /// The part of attribute `name` the include list asks for, if any.
-    fn pick(&self, extension: Option<&str>, schema: &Schema, name: &str, value: &Value) -> Option<Value> {
+    fn pick(
+        &self,
+        extension: Option<&str>,
+        schema: &Schema,
+        name: &str,
+        value: &Value,
+    ) -> Option<Value> {
         let attr = schema.attribute(name)?;
         if attr.returned == Returned::Always {
             return Some(value.clone());
@@ -135,7 +156,10 @@ enum Resolved {
 }
 
 fn split_list(raw: Option<&str>) -> impl Iterator<Item = &str> {
-    raw.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty())
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn resolve(rt: &'static ResourceType, name: &str) -> Option<Resolved> {
@@ -153,7 +177,11 @@ fn resolve(rt: &'static ResourceType, name: &str) -> Option<Resolved> {
         None => None,
     };
     let extension = (schema.id != rt.schema.id).then_some(schema.id);
-    Some(Resolved::Attr(Selector { extension, attr: attr.name, sub }))
+    Some(Resolved::Attr(Selector {
+        extension,
+        attr: attr.name,
+        sub,
+    }))
 }
 
 fn is_always(rt: &ResourceType, s: &Selector) -> bool {
@@ -190,26 +218,29 @@ fn remove(out: &mut Map<String, Value>, s: &Selector) {
     };
     match s.sub {
         None => {
-            container.remove(s.attr);
+            container.shift_remove(s.attr);
         }
         Some(sub) => match container.get_mut(s.attr) {
             Some(Value::Object(m)) => {
-                m.remove(sub);
+                m.shift_remove(sub);
             }
             Some(Value::Array(items)) => {
                 for item in items {
                     if let Value::Object(m) = item {
-                        m.remove(sub);
+                        m.shift_remove(sub);
                     }
                 }
             }
             _ => {}
         },
     }
-    if let Some(id) = s.extension {
-        if out.get(id).and_then(Value::as_object).is_some_and(Map::is_empty) {
-            out.remove(id);
-        }
+    if let Some(id) = s.extension
+        && out
+            .get(id)
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+    {
+        out.shift_remove(id);
     }
 }
 
@@ -233,21 +264,27 @@ mod tests {
 
     #[test]
     fn attributes_keeps_only_what_was_asked_and_always_returned() {
-        let p = Projection::parse(user_type(), Some("userName,NAME.givenName,emails.value"), None);
+        let p = Projection::parse(
+            user_type(),
+            Some("userName,NAME.givenName,emails.value"),
+            None,
+        );
         let out = p.apply(user_type(), user());
         assert_eq!(
             out,
             json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
-                "id": "1", "userName": "a", "name": {"givenName": "g"}, "emails": [{"value": "a@x"}]
+                "id": "1", "userName": "a", "name": {"givenName": "g"}, "emails": [{"value": "a@x"}],
+                "meta": {"resourceType": "User"}
             })
         );
     }
 
     #[test]
-    fn attributes_id_alone_gives_id_and_schemas() {
+    fn attributes_id_alone_gives_the_always_returned_attributes() {
         let out = Projection::parse(user_type(), Some("id"), None).apply(user_type(), user());
-        assert_eq!(out.as_object().unwrap().len(), 2);
+        let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["schemas", "id", "meta"]);
     }
 
     #[test]
@@ -266,7 +303,7 @@ mod tests {
         let p = Projection::parse(user_type(), None, Some("emails,name.familyName,id,meta"));
         let out = p.apply(user_type(), user());
         assert!(out.get("emails").is_none());
-        assert!(out.get("meta").is_none());
+        assert!(out.get("meta").is_some(), "meta is returned always");
         assert_eq!(out["name"], json!({"givenName": "g"}));
         assert_eq!(out["id"], "1");
     }

@@ -17,7 +17,9 @@ pub type Document = Map<String, Value>;
 /// Builds the stored document of a new or replaced resource from a POST/PUT body.
 pub fn document_from_request(rt: &'static ResourceType, body: &Value) -> ScimResult<Document> {
     let Some(input) = body.as_object() else {
-        return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "the request body must be a JSON object",
+        ));
     };
     if let Some(schemas) = input.get("schemas") {
         check_schemas(schemas)?;
@@ -42,11 +44,15 @@ pub fn document_from_request(rt: &'static ResourceType, body: &Value) -> ScimRes
 }
 
 fn check_schemas(schemas: &Value) -> ScimResult<()> {
-    let ok = schemas.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    let ok = schemas
+        .as_array()
+        .is_some_and(|a| a.iter().all(Value::is_string));
     if ok {
         Ok(())
     } else {
-        Err(ScimError::invalid_syntax("'schemas' must be an array of schema URNs"))
+        Err(ScimError::invalid_syntax(
+            "'schemas' must be an array of schema URNs",
+        ))
     }
 }
 
@@ -59,7 +65,10 @@ fn merge_extension(doc: &mut Document, ext: &'static Schema, value: &Value) -> S
             }
             Ok(())
         }
-        _ => Err(ScimError::invalid_value(format!("'{}' must be an object", ext.id))),
+        _ => Err(ScimError::invalid_value(format!(
+            "'{}' must be an object",
+            ext.id
+        ))),
     }
 }
 
@@ -86,7 +95,7 @@ pub fn set_path(
                 target.insert(attr.name.to_owned(), v);
             }
             None => {
-                target.remove(attr.name);
+                target.shift_remove(attr.name);
             }
         },
         [_, sub_name] if attr.ty == AttrType::Complex && !attr.multi_valued => {
@@ -105,11 +114,11 @@ pub fn set_path(
                         p.insert(sub.name.to_owned(), v);
                     }
                     None => {
-                        p.remove(sub.name);
+                        p.shift_remove(sub.name);
                     }
                 }
                 if p.is_empty() {
-                    target.remove(attr.name);
+                    target.shift_remove(attr.name);
                 }
             }
         }
@@ -121,7 +130,7 @@ pub fn set_path(
         }
     }
     if schema_is_extension(schema) && target.is_empty() {
-        doc.remove(schema.id);
+        doc.shift_remove(schema.id);
     }
     Ok(())
 }
@@ -136,7 +145,9 @@ pub fn container_mut<'d>(doc: &'d mut Document, schema: &Schema) -> &'d mut Docu
     if !schema_is_extension(schema) {
         return doc;
     }
-    let slot = doc.entry(schema.id.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    let slot = doc
+        .entry(schema.id.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
@@ -222,10 +233,10 @@ fn coerce_complex(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> 
             if attr.sub_attribute("value").is_some() =>
         {
             let mut out = Map::new();
-            if let Some(sub) = attr.sub_attribute("value") {
-                if let Some(v) = coerce_single(sub, value)? {
-                    out.insert(sub.name.to_owned(), v);
-                }
+            if let Some(sub) = attr.sub_attribute("value")
+                && let Some(v) = coerce_single(sub, value)?
+            {
+                out.insert(sub.name.to_owned(), v);
             }
             return Ok((!out.is_empty()).then_some(Value::Object(out)));
         }
@@ -270,7 +281,9 @@ fn json_kind(value: &Value) -> &'static str {
 
 fn coerce_simple(attr: &Attribute, value: &Value) -> ScimResult<Value> {
     match attr.ty {
-        AttrType::Boolean => parse_bool(value).map(Value::Bool).ok_or_else(|| type_error(attr, value)),
+        AttrType::Boolean => parse_bool(value)
+            .map(Value::Bool)
+            .ok_or_else(|| type_error(attr, value)),
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
             Value::String(_) => Ok(value.clone()),
             // Tolerated: some clients send employeeNumber and the like as JSON numbers.

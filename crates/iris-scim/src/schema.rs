@@ -146,11 +146,17 @@ impl Attribute {
         types: &'static [&'static str],
         description: &'static str,
     ) -> Self {
-        Self { reference_types: types, ..Self::new(name, AttrType::Reference, description) }
+        Self {
+            reference_types: types,
+            ..Self::new(name, AttrType::Reference, description)
+        }
     }
 
     fn complex(name: &'static str, subs: Vec<Attribute>, description: &'static str) -> Self {
-        Self { sub_attributes: subs, ..Self::new(name, AttrType::Complex, description) }
+        Self {
+            sub_attributes: subs,
+            ..Self::new(name, AttrType::Complex, description)
+        }
     }
 
     fn multi(mut self) -> Self {
@@ -190,7 +196,9 @@ impl Attribute {
 
     /// Finds a sub-attribute by name, case-insensitively (RFC 7643 §2.1).
     pub fn sub_attribute(&self, name: &str) -> Option<&Attribute> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The schema-representation JSON of this attribute (RFC 7643 §7), as `/Schemas` serves it.
@@ -233,7 +241,9 @@ pub struct Schema {
 
 impl Schema {
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     pub fn to_json(&self, base_url: &str) -> serde_json::Value {
@@ -279,7 +289,10 @@ impl ResourceType {
 
     /// The extension schema whose URN equals `urn`, case-insensitively.
     pub fn extension(&self, urn: &str) -> Option<&'static Schema> {
-        self.extensions.iter().map(|(s, _)| *s).find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.extensions
+            .iter()
+            .map(|(s, _)| *s)
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// The schema (core or extension) with this URN.
@@ -338,23 +351,37 @@ impl ResourceType {
 fn common_attributes() -> Vec<Attribute> {
     use Mutability::ReadOnly;
     vec![
-        Attribute::string("id", "Unique identifier for the resource, assigned by Iris.")
-            .case_exact()
-            .mutability(ReadOnly)
-            .returned(Returned::Always)
-            .unique(Uniqueness::Server),
-        Attribute::string("externalId", "Identifier of the resource as defined by the provisioning client.")
-            .case_exact(),
+        Attribute::string(
+            "id",
+            "Unique identifier for the resource, assigned by Iris.",
+        )
+        .case_exact()
+        .mutability(ReadOnly)
+        .returned(Returned::Always)
+        .unique(Uniqueness::Server),
+        Attribute::string(
+            "externalId",
+            "Identifier of the resource as defined by the provisioning client.",
+        )
+        .case_exact(),
         Attribute::complex(
             "meta",
             vec![
                 Attribute::string("resourceType", "Name of the resource type.")
                     .case_exact()
                     .mutability(ReadOnly),
-                Attribute::new("created", AttrType::DateTime, "When the resource was added.")
-                    .mutability(ReadOnly),
-                Attribute::new("lastModified", AttrType::DateTime, "When the resource was last updated.")
-                    .mutability(ReadOnly),
+                Attribute::new(
+                    "created",
+                    AttrType::DateTime,
+                    "When the resource was added.",
+                )
+                .mutability(ReadOnly),
+                Attribute::new(
+                    "lastModified",
+                    AttrType::DateTime,
+                    "When the resource was last updated.",
+                )
+                .mutability(ReadOnly),
                 Attribute::reference("location", &["uri"], "URI of the resource.")
                     .case_exact()
                     .mutability(ReadOnly),
@@ -364,7 +391,10 @@ fn common_attributes() -> Vec<Attribute> {
             ],
             "Resource metadata.",
         )
-        .mutability(ReadOnly),
+        .mutability(ReadOnly)
+        // Always returned: the version in `meta` is how clients (and the ETag-aware ones in
+        // particular) keep track of what they read, also in projected responses.
+        .returned(Returned::Always),
     ]
 }
 
@@ -381,8 +411,12 @@ fn multi_valued_strings(
         vec![
             Attribute::new("value", value_type, "The value."),
             Attribute::string("display", "A human-readable name, primarily for display."),
-            Attribute::string("type", "A label indicating the attribute's function.").canonical(types),
-            Attribute::boolean("primary", "Whether this is the primary value of the attribute."),
+            Attribute::string("type", "A label indicating the attribute's function.")
+                .canonical(types),
+            Attribute::boolean(
+                "primary",
+                "Whether this is the primary value of the attribute.",
+            ),
         ],
         description,
     )
@@ -397,7 +431,8 @@ fn group_reference(name: &'static str, description: &'static str) -> Attribute {
             Attribute::string("value", "The identifier of the group.").mutability(ReadOnly),
             Attribute::reference("$ref", &["User", "Group"], "The URI of the group.")
                 .mutability(ReadOnly),
-            Attribute::string("display", "A human-readable name of the group.").mutability(ReadOnly),
+            Attribute::string("display", "A human-readable name of the group.")
+                .mutability(ReadOnly),
             Attribute::string("type", "How the membership was derived.")
                 .canonical(&["direct", "indirect"])
                 .mutability(ReadOnly),
@@ -412,9 +447,12 @@ fn user_schema() -> Schema {
     use Mutability::WriteOnly;
     let mut attributes = common_attributes();
     attributes.extend([
-        Attribute::string("userName", "Unique identifier for the user, used to sign in.")
-            .required()
-            .unique(Uniqueness::Server),
+        Attribute::string(
+            "userName",
+            "Unique identifier for the user, used to sign in.",
+        )
+        .required()
+        .unique(Uniqueness::Server),
         Attribute::complex(
             "name",
             vec![
@@ -429,17 +467,35 @@ fn user_schema() -> Schema {
         ),
         Attribute::string("displayName", "The name of the user, suitable for display."),
         Attribute::string("nickName", "The casual way to address the user."),
-        Attribute::reference("profileUrl", &["external"], "A URI to the user's online profile."),
+        Attribute::reference(
+            "profileUrl",
+            &["external"],
+            "A URI to the user's online profile.",
+        ),
         Attribute::string("title", "The user's title, such as \"Vice President\"."),
-        Attribute::string("userType", "The relationship between the organization and the user."),
-        Attribute::string("preferredLanguage", "The user's preferred written or spoken language."),
+        Attribute::string(
+            "userType",
+            "The relationship between the organization and the user.",
+        ),
+        Attribute::string(
+            "preferredLanguage",
+            "The user's preferred written or spoken language.",
+        ),
         Attribute::string("locale", "The user's default location for localisation."),
-        Attribute::string("timezone", "The user's time zone in IANA Time Zone database format."),
+        Attribute::string(
+            "timezone",
+            "The user's time zone in IANA Time Zone database format.",
+        ),
         Attribute::boolean("active", "The user's administrative status."),
         Attribute::string("password", "The user's cleartext password; never returned.")
             .mutability(WriteOnly)
             .returned(Returned::Never),
-        multi_valued_strings("emails", AttrType::String, &["work", "home", "other"], "Email addresses for the user."),
+        multi_valued_strings(
+            "emails",
+            AttrType::String,
+            &["work", "home", "other"],
+            "Email addresses for the user.",
+        ),
         multi_valued_strings(
             "phoneNumbers",
             AttrType::String,
@@ -452,11 +508,19 @@ fn user_schema() -> Schema {
             &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"],
             "Instant messaging addresses for the user.",
         ),
-        multi_valued_strings("photos", AttrType::Reference, &["photo", "thumbnail"], "URLs of photos of the user."),
+        multi_valued_strings(
+            "photos",
+            AttrType::Reference,
+            &["photo", "thumbnail"],
+            "URLs of photos of the user.",
+        ),
         Attribute::complex(
             "addresses",
             vec![
-                Attribute::string("formatted", "The full mailing address, formatted for display."),
+                Attribute::string(
+                    "formatted",
+                    "The full mailing address, formatted for display.",
+                ),
                 Attribute::string("streetAddress", "The full street address component."),
                 Attribute::string("locality", "The city or locality component."),
                 Attribute::string("region", "The state or region component."),
@@ -469,17 +533,35 @@ fn user_schema() -> Schema {
             "A physical mailing address for the user.",
         )
         .multi(),
-        group_reference("groups", "The groups the user belongs to, derived from memberships."),
-        multi_valued_strings("entitlements", AttrType::String, &[], "Entitlements of the user."),
+        group_reference(
+            "groups",
+            "The groups the user belongs to, derived from memberships.",
+        ),
+        multi_valued_strings(
+            "entitlements",
+            AttrType::String,
+            &[],
+            "Entitlements of the user.",
+        ),
         multi_valued_strings("roles", AttrType::String, &[], "Roles of the user."),
-        multi_valued_strings("x509Certificates", AttrType::Binary, &[], "X.509 certificates of the user."),
+        multi_valued_strings(
+            "x509Certificates",
+            AttrType::Binary,
+            &[],
+            "X.509 certificates of the user.",
+        ),
     ]);
-    if let Some(photo) = attributes.iter_mut().find(|a| a.name == "photos") {
-        if let Some(v) = photo.sub_attributes.iter_mut().find(|a| a.name == "value") {
-            v.reference_types = &["external"];
-        }
+    if let Some(photo) = attributes.iter_mut().find(|a| a.name == "photos")
+        && let Some(v) = photo.sub_attributes.iter_mut().find(|a| a.name == "value")
+    {
+        v.reference_types = &["external"];
     }
-    Schema { id: USER, name: "User", description: "User Account", attributes }
+    Schema {
+        id: USER,
+        name: "User",
+        description: "User Account",
+        attributes,
+    }
 }
 
 fn enterprise_user_schema() -> Schema {
@@ -488,7 +570,10 @@ fn enterprise_user_schema() -> Schema {
         name: "EnterpriseUser",
         description: "Enterprise User",
         attributes: vec![
-            Attribute::string("employeeNumber", "A string identifier of the user within the organization."),
+            Attribute::string(
+                "employeeNumber",
+                "A string identifier of the user within the organization.",
+            ),
             Attribute::string("costCenter", "The name of a cost center."),
             Attribute::string("organization", "The name of an organization."),
             Attribute::string("division", "The name of a division."),
@@ -496,7 +581,10 @@ fn enterprise_user_schema() -> Schema {
             Attribute::complex(
                 "manager",
                 vec![
-                    Attribute::string("value", "The id of the SCIM resource representing the user's manager."),
+                    Attribute::string(
+                        "value",
+                        "The id of the SCIM resource representing the user's manager.",
+                    ),
                     Attribute::reference("$ref", &["User"], "The URI of the manager's resource."),
                     Attribute::string("displayName", "The display name of the manager.")
                         .mutability(Mutability::ReadOnly),
@@ -516,7 +604,8 @@ fn group_schema() -> Schema {
         Attribute::complex(
             "members",
             vec![
-                Attribute::string("value", "Identifier of the member.").mutability(Mutability::Immutable),
+                Attribute::string("value", "Identifier of the member.")
+                    .mutability(Mutability::Immutable),
                 Attribute::reference("$ref", &["User", "Group"], "The URI of the member.")
                     .mutability(Mutability::Immutable),
                 Attribute::string("display", "A human-readable name of the member.")
@@ -529,7 +618,12 @@ fn group_schema() -> Schema {
         )
         .multi(),
     ]);
-    Schema { id: GROUP, name: "Group", description: "Group", attributes }
+    Schema {
+        id: GROUP,
+        name: "Group",
+        description: "Group",
+        attributes,
+    }
 }
 
 static USER_SCHEMA: LazyLock<Schema> = LazyLock::new(user_schema);
@@ -578,7 +672,9 @@ pub fn served_schemas() -> Vec<&'static Schema> {
 
 /// Looks a served schema up by URN, case-insensitively.
 pub fn schema_by_id(id: &str) -> Option<&'static Schema> {
-    served_schemas().into_iter().find(|s| s.id.eq_ignore_ascii_case(id))
+    served_schemas()
+        .into_iter()
+        .find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
 #[cfg(test)]
@@ -588,10 +684,14 @@ mod tests {
     #[test]
     fn urn_qualified_names_split_into_schema_and_attribute() {
         let rt = user_type();
-        let (s, rest) = rt.split_urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager").unwrap();
+        let (s, rest) = rt
+            .split_urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager")
+            .unwrap();
         assert_eq!(s.id, ENTERPRISE_USER);
         assert_eq!(rest, "manager");
-        let (s, rest) = rt.split_urn("URN:IETF:params:scim:schemas:core:2.0:User:name.givenName").unwrap();
+        let (s, rest) = rt
+            .split_urn("URN:IETF:params:scim:schemas:core:2.0:User:name.givenName")
+            .unwrap();
         assert_eq!(s.id, USER);
         assert_eq!(rest, "name.givenName");
         let (s, rest) = rt.split_urn("userName").unwrap();

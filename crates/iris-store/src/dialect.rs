@@ -133,7 +133,10 @@ fn sqlite_path(path: &[&str]) -> String {
 
 /// `{name,givenName}`; keys are double-quoted inside the array literal.
 fn pg_path(path: &[&str]) -> String {
-    let keys: Vec<String> = path.iter().map(|k| format!("\"{}\"", escape_key(k))).collect();
+    let keys: Vec<String> = path
+        .iter()
+        .map(|k| format!("\"{}\"", escape_key(k)))
+        .collect();
     format!("{{{}}}", keys.join(","))
 }
 
@@ -151,7 +154,11 @@ mod tests {
 
     #[test]
     fn json_paths_quote_schema_names() {
-        let p = ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "manager", "value"];
+        let p = [
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "manager",
+            "value",
+        ];
         assert_eq!(
             Backend::Sqlite.json_text("d", &p),
             "json_extract(d, '$.\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\".\"manager\".\"value\"')"

@@ -35,7 +35,10 @@ enum Scope {
 /// How a leaf's SQL expression reads.
 enum Operand {
     /// Text; `lowered` when the stored form is lowercased (case-insensitive attribute).
-    Text { expr: String, lowered: bool },
+    Text {
+        expr: String,
+        lowered: bool,
+    },
     /// A SQL boolean column.
     BoolColumn(String),
     /// The JSON type name ('true'/'false') of a JSON boolean.
@@ -53,7 +56,12 @@ pub struct Compiler {
 impl Compiler {
     /// `first_param` is the number of the first placeholder this compiler may use.
     pub fn new(backend: Backend, first_param: usize) -> Self {
-        Self { backend, binds: Vec::new(), first_param, aliases: 0 }
+        Self {
+            backend,
+            binds: Vec::new(),
+            first_param,
+            aliases: 0,
+        }
     }
 
     fn param(&mut self, bind: Bind) -> String {
@@ -74,7 +82,11 @@ impl Compiler {
     fn compile(&mut self, filter: &Resolved, scope: &Scope) -> String {
         match filter {
             Resolved::And(a, b) => {
-                format!("({} AND {})", self.compile(a, scope), self.compile(b, scope))
+                format!(
+                    "({} AND {})",
+                    self.compile(a, scope),
+                    self.compile(b, scope)
+                )
             }
             Resolved::Or(a, b) => {
                 format!("({} OR {})", self.compile(a, scope), self.compile(b, scope))
@@ -90,7 +102,13 @@ impl Compiler {
         format!("COALESCE({}, FALSE)", leaf(self))
     }
 
-    fn compare(&mut self, attr: &ResolvedAttr, op: CompareOp, value: &CompValue, scope: &Scope) -> String {
+    fn compare(
+        &mut self,
+        attr: &ResolvedAttr,
+        op: CompareOp,
+        value: &CompValue,
+        scope: &Scope,
+    ) -> String {
         match (op, value) {
             (CompareOp::Eq, CompValue::Null) => {
                 format!("(NOT {})", self.two_valued(|c| c.leaf(attr, None, scope)))
@@ -106,17 +124,35 @@ impl Compiler {
 
     /// One leaf: `pr` when `test` is `None`, else a comparison. Multi-valued attributes compared
     /// at row scope match when any element matches.
-    fn leaf(&mut self, attr: &ResolvedAttr, test: Option<(CompareOp, &CompValue)>, scope: &Scope) -> String {
+    fn leaf(
+        &mut self,
+        attr: &ResolvedAttr,
+        test: Option<(CompareOp, &CompValue)>,
+        scope: &Scope,
+    ) -> String {
         if matches!(scope, Scope::Row) && attr.attr.multi_valued {
-            return self.any_element(attr, |c, inner_scope| {
-                let element_attr = ResolvedAttr { schema: attr.schema, attr: attr.attr, sub: attr.sub };
-                c.leaf_on(&element_attr, test, inner_scope)
-            }, attr.sub.map(|s| vec![s.name]).unwrap_or_default());
+            return self.any_element(
+                attr,
+                |c, inner_scope| {
+                    let element_attr = ResolvedAttr {
+                        schema: attr.schema,
+                        attr: attr.attr,
+                        sub: attr.sub,
+                    };
+                    c.leaf_on(&element_attr, test, inner_scope)
+                },
+                attr.sub.map(|s| vec![s.name]).unwrap_or_default(),
+            );
         }
         self.leaf_on(attr, test, scope)
     }
 
-    fn leaf_on(&mut self, attr: &ResolvedAttr, test: Option<(CompareOp, &CompValue)>, scope: &Scope) -> String {
+    fn leaf_on(
+        &mut self,
+        attr: &ResolvedAttr,
+        test: Option<(CompareOp, &CompValue)>,
+        scope: &Scope,
+    ) -> String {
         let Some(operand) = self.operand(attr, scope) else {
             return "FALSE".into();
         };
@@ -135,7 +171,9 @@ impl Compiler {
         subs: Vec<&str>,
     ) -> String {
         let side = SIDE_TABLE_ATTRIBUTES.contains(&attr.attr.name)
-            && subs.iter().all(|s| matches!(*s, "value" | "type" | "primary"));
+            && subs
+                .iter()
+                .all(|s| matches!(*s, "value" | "type" | "primary"));
         if side {
             let v = self.alias("v");
             let name = self.param(Bind::Text(attr.attr.name.to_owned()));
@@ -146,7 +184,11 @@ impl Compiler {
         }
         let e = self.alias("e");
         let path = attr.json_path();
-        let top: Vec<&str> = path.iter().take(path.len() - usize::from(attr.sub.is_some())).copied().collect();
+        let top: Vec<&str> = path
+            .iter()
+            .take(path.len() - usize::from(attr.sub.is_some()))
+            .copied()
+            .collect();
         let from = self.backend.json_elements("u.search_doc", &top, &e);
         let cond = body(self, &Scope::Element(self.backend.element(&e)));
         format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})")
@@ -160,7 +202,11 @@ impl Compiler {
         }
         let mut subs = Vec::new();
         collect_subs(inner, &mut subs);
-        let whole = ResolvedAttr { schema: attr.schema, attr: attr.attr, sub: None };
+        let whole = ResolvedAttr {
+            schema: attr.schema,
+            attr: attr.attr,
+            sub: None,
+        };
         self.any_element(&whole, |c, scope| c.compile(inner, scope), subs)
     }
 
@@ -168,9 +214,15 @@ impl Compiler {
         let leaf = attr.leaf();
         match scope {
             Scope::SideRow(v) => Some(match attr.sub.map(|s| s.name) {
-                Some("type") => Operand::Text { expr: format!("{v}.type_lower"), lowered: true },
+                Some("type") => Operand::Text {
+                    expr: format!("{v}.type_lower"),
+                    lowered: true,
+                },
                 Some("primary") => Operand::BoolColumn(format!("{v}.is_primary")),
-                _ => Operand::Text { expr: format!("{v}.value_lower"), lowered: true },
+                _ => Operand::Text {
+                    expr: format!("{v}.value_lower"),
+                    lowered: true,
+                },
             }),
             Scope::Element(elem) => {
                 let sub = attr.sub?;
@@ -192,12 +244,23 @@ impl Compiler {
     fn json_operand(&self, doc: &str, path: &[&str], leaf: &Attribute) -> Operand {
         match leaf.ty {
             AttrType::Boolean => Operand::BoolJson(self.backend.json_bool_text(doc, path)),
-            AttrType::Integer | AttrType::Decimal => Operand::Number(self.backend.json_number(doc, path)),
-            _ => Operand::Text { expr: self.backend.json_text(doc, path), lowered: !leaf.case_exact },
+            AttrType::Integer | AttrType::Decimal => {
+                Operand::Number(self.backend.json_number(doc, path))
+            }
+            _ => Operand::Text {
+                expr: self.backend.json_text(doc, path),
+                lowered: !leaf.case_exact,
+            },
         }
     }
 
-    fn test(&mut self, operand: &Operand, leaf: &Attribute, op: CompareOp, value: &CompValue) -> String {
+    fn test(
+        &mut self,
+        operand: &Operand,
+        leaf: &Attribute,
+        op: CompareOp,
+        value: &CompValue,
+    ) -> String {
         match operand {
             Operand::Text { expr, lowered } => {
                 let Some(text) = text_value(leaf, value, *lowered) else {
@@ -245,7 +308,9 @@ impl Compiler {
                 let p1 = self.param(Bind::Text(text.clone()));
                 let p2 = self.param(Bind::Text(text.clone()));
                 let p3 = self.param(Bind::Text(text));
-                format!("(length({expr}) >= length({p1}) AND substr({expr}, length({expr}) - length({p2}) + 1) = {p3})")
+                format!(
+                    "(length({expr}) >= length({p1}) AND substr({expr}, length({expr}) - length({p2}) + 1) = {p3})"
+                )
             }
             _ => {
                 let sym = ordering_symbol(op).unwrap_or("=");
@@ -300,7 +365,12 @@ fn row_column(attr: &ResolvedAttr) -> Option<Operand> {
     if attr.schema.id != iris_scim::schema::USER {
         return None;
     }
-    let text = |expr: &str, lowered: bool| Some(Operand::Text { expr: expr.to_owned(), lowered });
+    let text = |expr: &str, lowered: bool| {
+        Some(Operand::Text {
+            expr: expr.to_owned(),
+            lowered,
+        })
+    };
     match (attr.attr.name, attr.sub.map(|s| s.name)) {
         ("id", None) => text("u.id", false),
         ("userName", None) => text("u.user_name_lower", true),

@@ -12,8 +12,8 @@ use iris_core::store::{
     ListPage, ListQuery, ResourceRecord, SortOrder, Store, TenantId, TenantRow, TokenRow, UserWrite,
 };
 use iris_scim::resource::Document;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AssertSqlSafe, Executor, Row};
 
 use crate::dialect::{Backend, Dialect};
@@ -75,7 +75,8 @@ async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Erro
 impl SqlStore {
     pub async fn connect(url: &str, config: &PoolConfig) -> Result<Self, ConnectError> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(url.to_owned()))?;
+        let backend =
+            Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(url.to_owned()))?;
         let pool_options = || {
             AnyPoolOptions::new()
                 .acquire_timeout(config.acquire_timeout)
@@ -85,17 +86,27 @@ impl SqlStore {
             Backend::Sqlite => {
                 let options = AnyConnectOptions::from_str(&sqlite_url(url))?;
                 let with_pragmas = |opts: AnyPoolOptions| {
-                    opts.after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
+                    opts.after_connect(|conn, _| {
+                        Box::pin(async move { sqlite_pragmas(conn).await })
+                    })
                 };
                 let writer = with_pragmas(pool_options().max_connections(1).min_connections(1))
                     .connect_with(options.clone())
                     .await?;
                 let reader = with_pragmas(pool_options()).connect_with(options).await?;
-                Ok(Self { backend, reader, writer })
+                Ok(Self {
+                    backend,
+                    reader,
+                    writer,
+                })
             }
             Backend::Postgres => {
                 let pool = pool_options().connect(url).await?;
-                Ok(Self { backend, reader: pool.clone(), writer: pool })
+                Ok(Self {
+                    backend,
+                    reader: pool.clone(),
+                    writer: pool,
+                })
             }
         }
     }
@@ -111,7 +122,10 @@ impl SqlStore {
         let mut attempt = 0;
         loop {
             match migrator.run(&self.writer).await {
-                Err(sqlx::migrate::MigrateError::Execute(e) | sqlx::migrate::MigrateError::ExecuteMigration(e, _)) if self.backend == Backend::Sqlite && attempt < 10 => {
+                Err(
+                    sqlx::migrate::MigrateError::Execute(e)
+                    | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
+                ) if self.backend == Backend::Sqlite && attempt < 10 => {
                     attempt += 1;
                     tracing::debug!(error = %e, attempt, "migration raced with another process; retrying");
                     tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
@@ -131,7 +145,10 @@ impl SqlStore {
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        self.writer.begin_with(self.backend.begin_write()).await.map_err(db_error)
+        self.writer
+            .begin_with(self.backend.begin_write())
+            .await
+            .map_err(db_error)
     }
 
     fn begin_read_statement(&self) -> &'static str {
@@ -213,7 +230,15 @@ impl SqlStore {
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6));
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6
+            ));
             binds.push(Bind::Text(tenant.as_str().to_owned()));
             binds.push(Bind::Text(user.id.clone()));
             binds.push(Bind::Text(v.attribute.to_owned()));
@@ -245,7 +270,10 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db_error)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 
@@ -266,7 +294,9 @@ impl Store for SqlStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db_error)?;
-        rows.iter().map(|r| tenant_from_row(r, "").map_err(db_error)).collect()
+        rows.iter()
+            .map(|r| tenant_from_row(r, "").map_err(db_error))
+            .collect()
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRow>, StoreError> {
@@ -275,10 +305,15 @@ impl Store for SqlStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(db_error)?;
-        row.map(|r| tenant_from_row(&r, "").map_err(db_error)).transpose()
+        row.map(|r| tenant_from_row(&r, "").map_err(db_error))
+            .transpose()
     }
 
-    async fn set_tenant_disabled(&self, tenant: &TenantId, disabled_at: Option<&str>) -> Result<(), StoreError> {
+    async fn set_tenant_disabled(
+        &self,
+        tenant: &TenantId,
+        disabled_at: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE tenants SET disabled_at = $2 WHERE id = $1")
             .bind(tenant.as_str().to_owned())
             .bind(disabled_at.map(str::to_owned))
@@ -307,26 +342,33 @@ impl Store for SqlStore {
     }
 
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRow>, StoreError> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 ORDER BY created, id");
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 ORDER BY created, id");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(tenant.as_str().to_owned())
             .fetch_all(&self.reader)
             .await
             .map_err(db_error)?;
-        rows.iter().map(|r| token_from_row(r).map_err(db_error)).collect()
+        rows.iter()
+            .map(|r| token_from_row(r).map_err(db_error))
+            .collect()
     }
 
     async fn revoke_token(&self, token_id: &str, at: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(token_id.to_owned())
-            .bind(at.to_owned())
-            .execute(&self.writer)
-            .await
-            .map_err(db_error)?;
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(token_id.to_owned())
+                .bind(at.to_owned())
+                .execute(&self.writer)
+                .await
+                .map_err(db_error)?;
         Ok(done.rows_affected() > 0)
     }
 
-    async fn token_with_tenant(&self, token_id: &str) -> Result<Option<(TokenRow, TenantRow)>, StoreError> {
+    async fn token_with_tenant(
+        &self,
+        token_id: &str,
+    ) -> Result<Option<(TokenRow, TenantRow)>, StoreError> {
         let row = sqlx::query(
             "SELECT t.id, t.tenant_id, t.label, t.secret_hash, t.created, t.last_used, t.revoked_at, \
                     n.id AS tenant_id2, n.name AS tenant_name, n.created AS tenant_created, \
@@ -358,7 +400,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn insert_user(&self, tenant: &TenantId, user: &UserWrite) -> Result<ResourceRecord, StoreError> {
+    async fn insert_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserWrite,
+    ) -> Result<ResourceRecord, StoreError> {
         let doc = json_text(&user.doc)?;
         let search = json_text(&user.shadow.search_doc)?;
         let sql = format!(
@@ -392,8 +438,13 @@ impl Store for SqlStore {
         })
     }
 
-    async fn user(&self, tenant: &TenantId, id: &str) -> Result<Option<ResourceRecord>, StoreError> {
-        let sql = format!("SELECT {RECORD_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2");
+    async fn user(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<ResourceRecord>, StoreError> {
+        let sql =
+            format!("SELECT {RECORD_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(tenant.as_str().to_owned())
             .bind(id.to_owned())
@@ -449,7 +500,12 @@ impl Store for SqlStore {
         })
     }
 
-    async fn delete_user(&self, tenant: &TenantId, id: &str, expected_version: Option<i64>) -> Result<(), StoreError> {
+    async fn delete_user(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         // Side rows first: SQLite enforces the cascade only where foreign keys are on, and being
         // explicit keeps both engines identical.
@@ -460,10 +516,12 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         let done = match expected_version {
-            Some(v) => sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND version = $3")
-                .bind(tenant.as_str().to_owned())
-                .bind(id.to_owned())
-                .bind(v),
+            Some(v) => {
+                sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND version = $3")
+                    .bind(tenant.as_str().to_owned())
+                    .bind(id.to_owned())
+                    .bind(v)
+            }
             None => sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant.as_str().to_owned())
                 .bind(id.to_owned()),
@@ -479,7 +537,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn list_users(&self, tenant: &TenantId, query: &ListQuery<'_>) -> Result<ListPage, StoreError> {
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery<'_>,
+    ) -> Result<ListPage, StoreError> {
         let mut compiler = Compiler::new(self.backend, 2);
         let condition = query.filter.map(|f| compiler.condition(f));
         let mut binds = vec![Bind::Text(tenant.as_str().to_owned())];
@@ -489,7 +551,11 @@ impl Store for SqlStore {
             None => "u.tenant_id = $1".to_owned(),
         };
 
-        let mut tx = self.reader.begin_with(self.begin_read_statement()).await.map_err(db_error)?;
+        let mut tx = self
+            .reader
+            .begin_with(self.begin_read_statement())
+            .await
+            .map_err(db_error)?;
         let count_sql = format!("SELECT COUNT(*) AS n FROM users u WHERE {where_clause}");
         let total: i64 = bind_all(sqlx::query(AssertSqlSafe(count_sql)), &binds)
             .fetch_one(&mut *tx)
@@ -529,6 +595,9 @@ impl Store for SqlStore {
             records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
         }
         tx.commit().await.map_err(db_error)?;
-        Ok(ListPage { total: total.max(0) as u64, records })
+        Ok(ListPage {
+            total: total.max(0) as u64,
+            records,
+        })
     }
 }

@@ -38,7 +38,10 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<(
             } else {
                 println!("Tenant URL:   {tenant_url}");
                 println!("Secret Token: {}", token.token);
-                println!("(token id {}; the token is shown only now)", token.id.as_str());
+                println!(
+                    "(token id {}; the token is shown only now)",
+                    token.id.as_str()
+                );
             }
         }
         TenantCommand::List { json } => {
@@ -51,17 +54,29 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<(
                 println!("{}", serde_json::Value::Array(rows));
             } else {
                 for t in &all {
-                    let state = t.disabled_at().map_or("enabled".to_owned(), |at| format!("disabled since {at}"));
-                    println!("{}\t{}\t{state}", t.name(), iris_http::tenant_url(&public_url, t.name()));
+                    let state = t
+                        .disabled_at()
+                        .map_or("enabled".to_owned(), |at| format!("disabled since {at}"));
+                    println!(
+                        "{}\t{}\t{state}",
+                        t.name(),
+                        iris_http::tenant_url(&public_url, t.name())
+                    );
                 }
             }
         }
         TenantCommand::Disable { name } => {
-            tenants.set_disabled(&name, true).await.map_err(core_error)?;
+            tenants
+                .set_disabled(&name, true)
+                .await
+                .map_err(core_error)?;
             println!("tenant '{name}' disabled: its tokens are refused from now on");
         }
         TenantCommand::Enable { name } => {
-            tenants.set_disabled(&name, false).await.map_err(core_error)?;
+            tenants
+                .set_disabled(&name, false)
+                .await
+                .map_err(core_error)?;
             println!("tenant '{name}' enabled");
         }
     }
@@ -75,9 +90,16 @@ fn token_json(t: &TokenInfo) -> serde_json::Value {
 pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
     let (tenants, public_url) = service(config).await?;
     match command {
-        TokenCommand::Issue { tenant, label, json } => {
+        TokenCommand::Issue {
+            tenant,
+            label,
+            json,
+        } => {
             let tenant = tenants.find(&tenant).await.map_err(core_error)?;
-            let token = tenants.issue_token(&tenant, label.as_deref()).await.map_err(core_error)?;
+            let token = tenants
+                .issue_token(&tenant, label.as_deref())
+                .await
+                .map_err(core_error)?;
             let tenant_url = iris_http::tenant_url(&public_url, tenant.name());
             if json {
                 println!(
@@ -86,24 +108,42 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
                 );
             } else {
                 println!("Secret Token: {}", token.token);
-                println!("(token id {}; the token is shown only now)", token.id.as_str());
+                println!(
+                    "(token id {}; the token is shown only now)",
+                    token.id.as_str()
+                );
             }
         }
         TokenCommand::List { tenant, json } => {
             let tenant = tenants.find(&tenant).await.map_err(core_error)?;
             let all = tenants.tokens(&tenant).await.map_err(core_error)?;
             if json {
-                println!("{}", serde_json::Value::Array(all.iter().map(token_json).collect()));
+                println!(
+                    "{}",
+                    serde_json::Value::Array(all.iter().map(token_json).collect())
+                );
             } else {
                 for t in &all {
-                    let state = t.revoked_at.as_deref().map_or("live".to_owned(), |at| format!("revoked {at}"));
+                    let state = t
+                        .revoked_at
+                        .as_deref()
+                        .map_or("live".to_owned(), |at| format!("revoked {at}"));
                     let used = t.last_used.as_deref().unwrap_or("never used");
-                    println!("{}\t{}\t{state}\t{used}\t{}", t.id, t.created, t.label.as_deref().unwrap_or(""));
+                    println!(
+                        "{}\t{}\t{state}\t{used}\t{}",
+                        t.id,
+                        t.created,
+                        t.label.as_deref().unwrap_or("")
+                    );
                 }
             }
         }
         TokenCommand::Revoke { token_id } => {
-            tenants.revoke_token(&token_id).await.map_err(core_error).context("revoking token")?;
+            tenants
+                .revoke_token(&token_id)
+                .await
+                .map_err(core_error)
+                .context("revoking token")?;
             println!("token {token_id} revoked");
         }
     }

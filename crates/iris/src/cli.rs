@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "iris", version, about = "Iris: SCIM 2.0 provisioning for Microsoft Entra ID and other identity providers")]
+#[command(
+    name = "iris",
+    version,
+    about = "Iris: SCIM 2.0 provisioning for Microsoft Entra ID and other identity providers"
+)]
 pub struct Cli {
     /// TOML file with settings (keys as in `iris serve --help`, snake_case).
     #[arg(long, global = true, env = "IRIS_CONFIG")]

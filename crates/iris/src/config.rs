@@ -86,7 +86,10 @@ impl Config {
     fn validate(self) -> anyhow::Result<Self> {
         self.listen_addr()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            bail!("log_format must be 'text' or 'json', not '{}'", self.log_format);
+            bail!(
+                "log_format must be 'text' or 'json', not '{}'",
+                self.log_format
+            );
         }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
@@ -94,18 +97,21 @@ impl Config {
         if self.db_max_connections == 0 {
             bail!("db_max_connections must be at least 1");
         }
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("public_url must start with http:// or https://, got '{url}'");
-            }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("public_url must start with http:// or https://, got '{url}'");
         }
         Ok(self)
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listen
-            .parse()
-            .with_context(|| format!("listen must be an address like 127.0.0.1:8080, got '{}'", self.listen))
+        self.listen.parse().with_context(|| {
+            format!(
+                "listen must be an address like 127.0.0.1:8080, got '{}'",
+                self.listen
+            )
+        })
     }
 
     /// The public URL, or one derived from the address actually bound.
@@ -113,9 +119,15 @@ impl Config {
         if let Some(url) = &self.public_url {
             return url.trim_end_matches('/').to_owned();
         }
-        let host = if bound.ip().is_unspecified() { "localhost".to_owned() } else { bound.ip().to_string() };
+        let host = if bound.ip().is_unspecified() {
+            "localhost".to_owned()
+        } else {
+            bound.ip().to_string()
+        };
         match bound {
-            SocketAddr::V6(_) if !bound.ip().is_unspecified() => format!("http://[{host}]:{}", bound.port()),
+            SocketAddr::V6(_) if !bound.ip().is_unspecified() => {
+                format!("http://[{host}]:{}", bound.port())
+            }
             _ => format!("http://{host}:{}", bound.port()),
         }
     }

@@ -25,7 +25,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let store = server::open_store(&config).await?;
-            println!("database {} is up to date", server::redact_url(&config.database));
+            println!(
+                "database {} is up to date",
+                server::redact_url(&config.database)
+            );
             drop(store);
             Ok(())
         }

@@ -15,7 +15,10 @@ use crate::config::Config;
 
 /// Opens (and migrates) the configured database.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let pool = PoolConfig { max_connections: config.db_max_connections, ..PoolConfig::default() };
+    let pool = PoolConfig {
+        max_connections: config.db_max_connections,
+        ..PoolConfig::default()
+    };
     iris_store::connect(&config.database, &pool)
         .await
         .with_context(|| format!("opening database {}", redact_url(&config.database)))
@@ -33,8 +36,15 @@ pub async fn serve(
     if !config.no_bootstrap {
         bootstrap_first_tenant(&store, &public_url).await?;
     }
-    let users = UserService::new(store.clone(), FilterLimits::default(), PageLimits::default());
-    let http = HttpConfig { public_url: public_url.clone(), max_body_bytes: config.max_body_bytes };
+    let users = UserService::new(
+        store.clone(),
+        FilterLimits::default(),
+        PageLimits::default(),
+    );
+    let http = HttpConfig {
+        public_url: public_url.clone(),
+        max_body_bytes: config.max_body_bytes,
+    };
     let state = AppState::new(store.clone(), users, http);
     tracing::info!(
         listen = %bound,
@@ -62,10 +72,19 @@ async fn bootstrap_first_tenant(store: &Arc<dyn Store>, public_url: &str) -> any
     }
     let name = TenantName::parse("default").map_err(anyhow::Error::msg)?;
     let (tenant, token) = tenants.create(&name).await?;
-    println!("First start: created tenant '{}'. Paste these into Entra's provisioning settings:", tenant.name());
-    println!("  Tenant URL:   {}", iris_http::tenant_url(public_url, tenant.name()));
+    println!(
+        "First start: created tenant '{}'. Paste these into Entra's provisioning settings:",
+        tenant.name()
+    );
+    println!(
+        "  Tenant URL:   {}",
+        iris_http::tenant_url(public_url, tenant.name())
+    );
     println!("  Secret Token: {}", token.token);
-    println!("(The token is shown only now. Issue more with `iris token issue {}`.)", tenant.name());
+    println!(
+        "(The token is shown only now. Issue more with `iris token issue {}`.)",
+        tenant.name()
+    );
     Ok(())
 }
 
@@ -112,8 +131,14 @@ mod tests {
 
     #[test]
     fn database_passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://iris:s3cret@db/iris"), "postgres://iris:***@db/iris");
-        assert_eq!(redact_url("postgres://iris@db/iris"), "postgres://iris@db/iris");
+        assert_eq!(
+            redact_url("postgres://iris:s3cret@db/iris"),
+            "postgres://iris:***@db/iris"
+        );
+        assert_eq!(
+            redact_url("postgres://iris@db/iris"),
+            "postgres://iris@db/iris"
+        );
         assert_eq!(redact_url("sqlite://iris.db"), "sqlite://iris.db");
     }
 }

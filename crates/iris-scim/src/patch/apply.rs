@@ -78,7 +78,7 @@ fn next_value(
                 single_of(attr, list)
             }
         }
-        (None, Some(sub)) => Ok(sub_of_complex(current, sub, &change)?),
+        (None, Some(sub)) => sub_of_complex(current, sub, &change),
         (None, None) if attr.multi_valued => whole_list(attr, current, kind, &change),
         (None, None) if attr.ty == AttrType::Complex => whole_complex(attr, current, &change),
         (None, None) => match change {
@@ -121,7 +121,7 @@ fn sub_of_complex(
     };
     match next {
         Some(v) => fields.insert(sub.name.to_owned(), v),
-        None => fields.remove(sub.name),
+        None => fields.shift_remove(sub.name),
     };
     Ok((!fields.is_empty()).then_some(Value::Object(fields)))
 }
@@ -176,7 +176,7 @@ fn merge_into(
         };
         match value::simple(sub, v)? {
             Some(v) => merged.insert(sub.name.to_owned(), v),
-            None => merged.remove(sub.name),
+            None => merged.shift_remove(sub.name),
         };
     }
     Ok((!merged.is_empty()).then_some(Value::Object(merged)))

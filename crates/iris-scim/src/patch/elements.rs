@@ -156,7 +156,7 @@ fn remove_sub(list: Vec<Value>, matched: &[bool], sub: &Attribute) -> Vec<Value>
                 return Some(element);
             }
             let fields = element.as_object_mut()?;
-            fields.remove(sub.name);
+            fields.shift_remove(sub.name);
             let hollow = is_hollow(fields);
             (!hollow).then_some(element)
         })

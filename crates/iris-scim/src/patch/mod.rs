@@ -11,7 +11,10 @@
 //!   is matched case-insensitively and must be an array; an empty array is a successful no-op
 //!   (the validator sends one). `op` is `add`/`replace`/`remove` in any case, else 400
 //!   `invalidSyntax`. `add`/`replace` without a `value` member are 400 `invalidValue`.
-//! - **Names** match case-insensitively everywhere and are stored canonically.
+//! - **Names** match case-insensitively everywhere and are stored canonically. A name without a
+//!   URN that the core schema lacks is looked up in the extensions (Entra's legacy `manager`
+//!   path). A key of a path-less value may itself be a value path
+//!   (`"emails[type eq \"work\"].value"`) and is then treated exactly like that `path`.
 //! - **Unknown attributes.** In a `path`, an unknown attribute or sub-attribute is 400
 //!   `invalidPath`. A path under an extension URN Iris does not define (a custom extension an Entra
 //!   admin mapped) is *ignored*, not rejected: one such attribute would otherwise fail every update
@@ -31,7 +34,8 @@
 //!   (Entra's upsert, Q4; RFC 7644 would answer `noTarget`, which breaks Entra). Later operations
 //!   with the same filter find that element, so `addresses[type eq "work"].formatted`, `.locality`
 //!   and `.region` build one address. A filter that does not describe an element (`value ew
-//!   "x"`) still answers 400 `noTarget` when nothing matches. `replace attr[filter]` replaces whole
+//!   "x"`) still answers 400 `noTarget` when nothing matches. An upsert that would create an
+//!   element holding only `type`/`primary` creates nothing. `replace attr[filter]` replaces whole
 //!   matching elements, keeping what the filter pins.
 //! - **`remove`** needs a path (400 `noTarget`, RFC 7644 §3.5.2.2). `attr[filter].sub` removes the
 //!   sub-attribute and deletes elements left with only `type`/`primary`. A `value` sent with a
@@ -143,7 +147,7 @@ pub fn apply_patch(
 /// provisioning log needs to find the offending mapping.
 fn in_operation(index: usize, err: ScimError) -> ScimError {
     ScimError {
-        detail: format!("operation {index}: {}", err.detail),
+        detail: format!("Operations[{index}]: {}", err.detail),
         ..err
     }
 }
@@ -207,7 +211,13 @@ impl Patcher {
         key: &str,
         value: &Value,
     ) -> ScimResult<()> {
-        match target::resolve_key(self.rt, within, key)? {
+        // A value-path key (`"emails[type eq \"work\"].value": …`) is read as the path it is.
+        let destination = if within.is_none() && key.contains('[') {
+            target::resolve_path(self.rt, key)?
+        } else {
+            target::resolve_key(self.rt, within, key)?
+        };
+        match destination {
             Destination::Attribute(target) => {
                 apply::apply(&mut self.doc, self.rt.schema, &target, kind, Some(value))
             }

@@ -71,23 +71,23 @@ pub(super) fn parse_operations(body: &Value) -> ScimResult<Vec<Operation<'_>>> {
 fn parse_operation(index: usize, op: &Value) -> ScimResult<Operation<'_>> {
     let Some(op) = op.as_object() else {
         return Err(ScimError::invalid_syntax(format!(
-            "operation {index} must be an object"
+            "Operations[{index}] must be an object"
         )));
     };
     let kind = match get_ci(op, "op") {
         Some(Value::String(name)) => OpKind::parse(name).ok_or_else(|| {
             ScimError::invalid_syntax(format!(
-                "unknown op '{name}' in operation {index}: expected add, replace or remove"
+                "Operations[{index}]: unknown op '{name}', expected add, replace or remove"
             ))
         })?,
         Some(_) => {
             return Err(ScimError::invalid_syntax(format!(
-                "'op' of operation {index} must be a string"
+                "Operations[{index}]: 'op' must be a string"
             )));
         }
         None => {
             return Err(ScimError::invalid_syntax(format!(
-                "operation {index} has no 'op'"
+                "Operations[{index}] has no 'op'"
             )));
         }
     };
@@ -97,7 +97,7 @@ fn parse_operation(index: usize, op: &Value) -> ScimResult<Operation<'_>> {
         Some(Value::String(path)) => Some(path.trim()),
         Some(_) => {
             return Err(ScimError::invalid_path(format!(
-                "'path' of operation {index} must be a string"
+                "Operations[{index}]: 'path' must be a string"
             )));
         }
     };

@@ -36,7 +36,7 @@ pub(super) fn put(
     if is_core(core, schema) {
         match value {
             Some(v) => doc.insert(attr.name.to_owned(), v),
-            None => doc.remove(attr.name),
+            None => doc.shift_remove(attr.name),
         };
         return;
     }
@@ -46,14 +46,14 @@ pub(super) fn put(
     let container = container_mut(doc, schema);
     match value {
         Some(v) => container.insert(attr.name.to_owned(), v),
-        None => container.remove(attr.name),
+        None => container.shift_remove(attr.name),
     };
     if container.is_empty() {
-        doc.remove(schema.id);
+        doc.shift_remove(schema.id);
     }
 }
 
 /// Removes every attribute of an extension schema.
 pub(super) fn clear_extension(doc: &mut Document, schema: &Schema) {
-    doc.remove(schema.id);
+    doc.shift_remove(schema.id);
 }

@@ -849,7 +849,7 @@ fn a_failing_operation_leaves_the_document_untouched() {
     ]));
     let err = apply_patch(user_type(), &mut d, &body).unwrap_err();
     assert_eq!(err.scim_type, Some(ScimType::InvalidValue));
-    assert!(err.detail.starts_with("operation 2:"), "{}", err.detail);
+    assert!(err.detail.starts_with("Operations[2]:"), "{}", err.detail);
     assert_eq!(Value::Object(d), bjensen());
 }
 
@@ -1104,4 +1104,27 @@ fn every_result_is_a_document_a_put_would_store() {
     .unwrap();
     let stored = crate::resource::document_from_request(user_type(), &after).unwrap();
     assert_eq!(Value::Object(stored), after);
+}
+
+#[test]
+fn a_value_path_key_in_a_path_less_value_is_applied_as_a_path() {
+    let (after, _) = patch(
+        user_type(),
+        bjensen(),
+        json!([{"op":"replace","value":{
+            "emails[type eq \"work\"].value": "w@example.com",
+            "phoneNumbers[type eq \"fax\"].value": "+1 555 0199"
+        }}]),
+    )
+    .unwrap();
+    assert_eq!(
+        after,
+        bjensen_with(json!({
+            "emails": [
+                {"value": "w@example.com", "type": "work", "primary": true},
+                {"value": "babs@jensen.org", "type": "home"}
+            ],
+            "phoneNumbers": [{"type": "fax", "value": "+1 555 0199"}]
+        }))
+    );
 }

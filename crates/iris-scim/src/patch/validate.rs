@@ -74,3 +74,24 @@ fn check_primary(attr: &Attribute, new: Option<&Value>) -> ScimResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::schema::user_type;
+
+    #[test]
+    fn an_immutable_attribute_can_be_set_once_but_not_changed() {
+        // No attribute of the built-in schemas is immutable at the top level; borrow one.
+        let mut attr = user_type().schema.attribute("externalId").unwrap().clone();
+        attr.mutability = Mutability::Immutable;
+        let (a, b) = (json!("a"), json!("b"));
+        assert!(check_immutable(&attr, None, Some(&a)).is_ok());
+        assert!(check_immutable(&attr, Some(&a), Some(&a)).is_ok());
+        let err = check_immutable(&attr, Some(&a), Some(&b)).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::error::ScimType::Mutability));
+        assert!(check_immutable(&attr, Some(&a), None).is_err());
+    }
+}

@@ -115,11 +115,7 @@ pub(super) fn blanks_value_sub(attr: &Attribute, value: &Value) -> bool {
     if attr.sub_attribute("value").is_none() {
         return false;
     }
-    let value = match value {
-        Value::Array(items) if items.len() == 1 => &items[0],
-        other => other,
-    };
-    match value {
+    match single(value) {
         Value::Object(fields) => get_ci(fields, "value").is_some_and(is_blank),
         _ => false,
     }
@@ -130,14 +126,18 @@ pub(super) fn carries_value_sub(attr: &Attribute, value: &Value) -> bool {
     if attr.sub_attribute("value").is_none() {
         return false;
     }
-    let value = match value {
-        Value::Array(items) if items.len() == 1 => &items[0],
-        other => other,
-    };
-    match value {
+    match single(value) {
         Value::Object(fields) => get_ci(fields, "value").is_some(),
         Value::String(_) | Value::Number(_) | Value::Bool(_) => true,
         _ => false,
+    }
+}
+
+/// The element of a one-element array, else the value itself.
+fn single(value: &Value) -> &Value {
+    match value.as_array().map(Vec::as_slice) {
+        Some([one]) => one,
+        _ => value,
     }
 }
 

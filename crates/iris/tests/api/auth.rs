@@ -14,7 +14,12 @@ async fn status_with(app: &TestApp, url: &str, token: Option<&str>) -> crate::ha
 
 fn assert_unauthorized(reply: crate::harness::Reply) {
     let reply = reply.expect_error(StatusCode::UNAUTHORIZED, None);
-    assert!(reply.header("www-authenticate").unwrap().starts_with("Bearer"));
+    assert!(
+        reply
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Bearer")
+    );
 }
 
 async fn a_missing_token_is_401_with_www_authenticate(app: TestApp) -> TestApp {
@@ -33,19 +38,31 @@ async fn a_wrong_token_is_401(app: TestApp) -> TestApp {
 async fn another_tenants_token_is_401(app: TestApp) -> TestApp {
     let (other_url, other_token) = app.other_tenant("globex").await;
     // Each token works on its own tenant…
-    status_with(&app, &other_url, Some(&other_token)).await.expect(StatusCode::OK);
+    status_with(&app, &other_url, Some(&other_token))
+        .await
+        .expect(StatusCode::OK);
     // …and on no other.
     assert_unauthorized(status_with(&app, &app.tenant_url, Some(&other_token)).await);
     assert_unauthorized(status_with(&app, &other_url, Some(&app.token)).await);
     app
 }
 
-async fn a_revoked_token_is_refused_at_once_while_a_second_token_keeps_working(app: TestApp) -> TestApp {
-    let second = app.tenants.issue_token(&app.tenant, Some("rotation")).await.unwrap();
-    status_with(&app, &app.tenant_url, Some(&second.token)).await.expect(StatusCode::OK);
+async fn a_revoked_token_is_refused_at_once_while_a_second_token_keeps_working(
+    app: TestApp,
+) -> TestApp {
+    let second = app
+        .tenants
+        .issue_token(&app.tenant, Some("rotation"))
+        .await
+        .unwrap();
+    status_with(&app, &app.tenant_url, Some(&second.token))
+        .await
+        .expect(StatusCode::OK);
     app.tenants.revoke_token(&app.token_id).await.unwrap();
     assert_unauthorized(status_with(&app, &app.tenant_url, Some(&app.token)).await);
-    status_with(&app, &app.tenant_url, Some(&second.token)).await.expect(StatusCode::OK);
+    status_with(&app, &app.tenant_url, Some(&second.token))
+        .await
+        .expect(StatusCode::OK);
     app
 }
 
@@ -53,7 +70,9 @@ async fn a_disabled_tenant_is_refused_and_can_be_enabled_again(app: TestApp) -> 
     app.tenants.set_disabled("acme", true).await.unwrap();
     assert_unauthorized(status_with(&app, &app.tenant_url, Some(&app.token)).await);
     app.tenants.set_disabled("acme", false).await.unwrap();
-    status_with(&app, &app.tenant_url, Some(&app.token)).await.expect(StatusCode::OK);
+    status_with(&app, &app.tenant_url, Some(&app.token))
+        .await
+        .expect(StatusCode::OK);
     app
 }
 

@@ -28,7 +28,9 @@ pub fn postgres_admin_url() -> String {
 /// Where to reach a database named `db` on the test PostgreSQL server.
 pub fn postgres_url_for(db: &str) -> String {
     let admin = postgres_admin_url();
-    let (base, query) = admin.split_once('?').map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
     let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
     match query {
         Some(q) => format!("{server}/{db}?{q}"),
@@ -52,7 +54,12 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("iris.db").display());
-                Some(Self { url, backend, name: String::new(), _dir: Some(dir) })
+                Some(Self {
+                    url,
+                    backend,
+                    name: String::new(),
+                    _dir: Some(dir),
+                })
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
@@ -60,7 +67,9 @@ impl TestDatabase {
                     Ok(c) => c,
                     Err(e) => {
                         if std::env::var_os("IRIS_REQUIRE_POSTGRES").is_some() {
-                            panic!("IRIS_REQUIRE_POSTGRES is set but PostgreSQL at {admin} is unreachable: {e}");
+                            panic!(
+                                "IRIS_REQUIRE_POSTGRES is set but PostgreSQL at {admin} is unreachable: {e}"
+                            );
                         }
                         eprintln!("SKIPPED (PostgreSQL suite): no PostgreSQL at {admin}: {e}");
                         return None;
@@ -72,7 +81,12 @@ impl TestDatabase {
                     .await
                     .expect("create test database");
                 conn.close().await.ok();
-                Some(Self { url: postgres_url_for(&name), backend, name, _dir: None })
+                Some(Self {
+                    url: postgres_url_for(&name),
+                    backend,
+                    name,
+                    _dir: None,
+                })
             }
         }
     }
@@ -83,7 +97,9 @@ impl TestDatabase {
         }
         if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&postgres_admin_url()).await {
             let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await;
             conn.close().await.ok();
         }
     }
@@ -121,7 +137,9 @@ pub fn test_config(database: &str) -> Config {
 impl TestApp {
     pub async fn spawn(backend: Backend, database: &TestDatabase) -> Self {
         let config = test_config(&database.url);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let server_config = config.clone();
@@ -156,10 +174,13 @@ impl TestApp {
 
     async fn wait_ready(&self) {
         for _ in 0..200 {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.base_url)).send().await {
-                if r.status() == StatusCode::OK {
-                    return;
-                }
+            let probe = self
+                .http
+                .get(format!("{}/readyz", self.base_url))
+                .send()
+                .await;
+            if probe.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
@@ -179,12 +200,19 @@ impl TestApp {
     pub async fn other_tenant(&self, name: &str) -> (String, String) {
         let name = TenantName::parse(name).expect("name");
         let (_, token) = self.tenants.create(&name).await.expect("create tenant");
-        (format!("{}/scim/v2/{}", self.base_url, name.as_str()), token.token)
+        (
+            format!("{}/scim/v2/{}", self.base_url, name.as_str()),
+            token.token,
+        )
     }
 
     /// A request to `path` under the tenant URL (or an absolute URL), with the tenant's token.
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.tenant_url) };
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.tenant_url)
+        };
         self.http.request(method, url).bearer_auth(&self.token)
     }
 
@@ -227,6 +255,32 @@ impl TestApp {
         let q = serde_urlencoded::to_string([("filter", filter)]).expect("encode");
         self.get(&format!("/Users?{q}")).await
     }
+
+    /// A request whose body is sent exactly as given (not necessarily JSON), with the token.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let req = self
+            .request(method, path)
+            .header("content-type", SCIM_JSON)
+            .body(body);
+        Reply::from(req.send().await.expect("request")).await
+    }
+
+    /// `GET /Users?…` with the given query parameters, URL-encoded here.
+    pub async fn list_users(&self, params: &[(&str, &str)]) -> Reply {
+        let q = serde_urlencoded::to_string(params).expect("encode");
+        self.get(&format!("/Users?{q}")).await
+    }
+
+    /// The ids of every user of the tenant.
+    pub async fn all_user_ids(&self) -> std::collections::BTreeSet<String> {
+        let reply = self.get("/Users?count=1000").await.expect(StatusCode::OK);
+        reply.ids()
+    }
 }
 
 /// A response, read whole.
@@ -244,13 +298,22 @@ impl Reply {
         let headers = r.headers().clone();
         let text = r.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Self { status, headers, body, text }
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     /// Asserts the status, printing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: StatusCode) -> Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 
@@ -259,8 +322,17 @@ impl Reply {
     pub fn expect_error(self, status: StatusCode, scim_type: Option<&str>) -> Self {
         let reply = self.expect(status);
         assert_eq!(reply.content_type(), SCIM_JSON);
-        assert_eq!(reply.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", reply.text);
-        assert_eq!(reply.body["status"], status.as_u16().to_string(), "{}", reply.text);
+        assert_eq!(
+            reply.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{}",
+            reply.text
+        );
+        assert_eq!(
+            reply.body["status"],
+            status.as_u16().to_string(),
+            "{}",
+            reply.text
+        );
         match scim_type {
             Some(t) => assert_eq!(reply.body["scimType"], t, "{}", reply.text),
             None => assert!(reply.body.get("scimType").is_none(), "{}", reply.text),
@@ -269,7 +341,10 @@ impl Reply {
     }
 
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -279,6 +354,19 @@ impl Reply {
     /// The `Resources` of a ListResponse.
     pub fn resources(&self) -> &Vec<Value> {
         self.body["Resources"].as_array().expect("Resources array")
+    }
+
+    /// The ids of a ListResponse's `Resources`, in order.
+    pub fn id_list(&self) -> Vec<String> {
+        self.resources()
+            .iter()
+            .map(|r| r["id"].as_str().expect("id").to_owned())
+            .collect()
+    }
+
+    /// The ids of a ListResponse's `Resources`, as a set.
+    pub fn ids(&self) -> std::collections::BTreeSet<String> {
+        self.id_list().into_iter().collect()
     }
 }
 

@@ -1,6 +1,11 @@
 //! The HTTP integration suite: every test starts a real `iris` server on a free port with a fresh
 //! database and speaks HTTP to it, once on SQLite and once on PostgreSQL.
 
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+// Not every test module uses every helper.
+#[allow(dead_code)]
 mod harness;
 
 mod auth;
