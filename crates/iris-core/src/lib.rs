@@ -7,6 +7,7 @@ pub mod error;
 pub mod store;
 pub mod tenants;
 pub mod tokens;
+pub mod transfer;
 pub mod users;
 
 pub use error::{CoreError, StoreError};

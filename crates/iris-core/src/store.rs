@@ -3,6 +3,7 @@
 //! no query can be written without naming the tenant it is confined to.
 
 use async_trait::async_trait;
+use iris_scim::ScimError;
 use iris_scim::filter::Resolved;
 use iris_scim::resource::Document;
 use serde_json::Value;
@@ -93,6 +94,18 @@ pub struct UserWrite {
     pub now: String,
 }
 
+/// The change a [`Store::modify_user`] caller makes to the current record.
+pub type Mutation<'a> =
+    &'a (dyn Fn(&ResourceRecord) -> Result<Option<UserWrite>, ScimError> + Send + Sync);
+
+/// The outcome of [`Store::modify_user`].
+#[derive(Debug)]
+pub enum Modified {
+    Updated(ResourceRecord),
+    Unchanged(ResourceRecord),
+    Rejected(ScimError),
+}
+
 /// Sort keys the list query supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortOrder {
@@ -136,6 +149,9 @@ pub trait Store: Send + Sync + 'static {
         disabled_at: Option<&str>,
     ) -> Result<(), StoreError>;
 
+    /// Deletes a tenant with everything it owns (tokens, resources).
+    async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError>;
+
     async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError>;
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRow>, StoreError>;
     /// Marks a token revoked; `false` if no live token has that id.
@@ -154,16 +170,27 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         user: &UserWrite,
     ) -> Result<ResourceRecord, StoreError>;
-    async fn user(&self, tenant: &TenantId, id: &str)
-    -> Result<Option<ResourceRecord>, StoreError>;
-    /// Replaces a user if its version is still `expected_version`: `VersionMismatch` if another
-    /// write came first, `NotFound` if it is gone, `Conflict` on a userName clash.
-    async fn update_user(
+    /// Inserts a user exported from another database, keeping its id, creation time and version
+    /// (`user.now` is its last modification).
+    async fn import_user(
         &self,
         tenant: &TenantId,
-        expected_version: i64,
         user: &UserWrite,
+        created: &str,
+        version: i64,
     ) -> Result<ResourceRecord, StoreError>;
+    async fn user(&self, tenant: &TenantId, id: &str)
+    -> Result<Option<ResourceRecord>, StoreError>;
+    /// Read-modify-write of one user under the row's write lock: `mutate` sees the current record
+    /// and returns the new state (`Ok(None)`: nothing to change), or a client error that aborts
+    /// the write. Concurrent modifications of the same user, from any process, are serialised,
+    /// so none is lost. `NotFound` if the user does not exist, `Conflict` on a userName clash.
+    async fn modify_user(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mutate: Mutation<'_>,
+    ) -> Result<Modified, StoreError>;
     /// Deletes a user (and its side rows); `NotFound` if absent, `VersionMismatch` if
     /// `expected_version` is given and stale.
     async fn delete_user(

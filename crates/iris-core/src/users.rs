@@ -13,12 +13,10 @@ use serde_json::{Map, Value};
 use crate::clock;
 use crate::error::{CoreError, CoreResult, StoreError};
 use crate::store::{
-    ListPage, ListQuery, MultiValue, ResourceRecord, SortOrder, Store, UserShadow, UserWrite,
+    ListPage, ListQuery, Modified, MultiValue, Mutation, ResourceRecord, SortOrder, Store,
+    UserShadow, UserWrite,
 };
 use crate::tenants::Tenant;
-
-/// How many times a PATCH is re-applied when another write to the same user wins the race.
-const PATCH_RETRIES: usize = 8;
 
 /// Multi-valued attributes whose elements are indexed in the side table.
 const INDEXED_MULTI_VALUED: [&str; 2] = ["emails", "phoneNumbers"];
@@ -71,7 +69,18 @@ fn user_type() -> &'static ResourceType {
 }
 
 fn user_not_found(id: &str) -> CoreError {
-    ScimError::not_found(format!("User {id} not found")).into()
+    ScimError::not_found(format!("User {} not found", id.escape_debug())).into()
+}
+
+/// Ids are assigned by Iris (UUIDs); anything that could not be one is answered without a
+/// database round trip, and control characters never reach SQL.
+fn check_id(id: &str) -> CoreResult<()> {
+    let plausible = !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control);
+    if plausible {
+        Ok(())
+    } else {
+        Err(user_not_found(id))
+    }
 }
 
 impl UserService {
@@ -93,7 +102,7 @@ impl UserService {
 
     pub async fn create(&self, tenant: &Tenant, body: &Value) -> CoreResult<ResourceRecord> {
         let doc = resource::document_from_request(user_type(), body)?;
-        let write = user_write(uuid::Uuid::now_v7().to_string(), doc, clock::now());
+        let write = user_write(uuid::Uuid::now_v7().to_string(), doc, clock::now())?;
         self.store
             .insert_user(tenant.id(), &write)
             .await
@@ -101,6 +110,7 @@ impl UserService {
     }
 
     pub async fn get(&self, tenant: &Tenant, id: &str) -> CoreResult<ResourceRecord> {
+        check_id(id)?;
         self.store
             .user(tenant.id(), id)
             .await?
@@ -161,18 +171,23 @@ impl UserService {
         body: &Value,
         expected: ExpectedVersion,
     ) -> CoreResult<ResourceRecord> {
+        // Validation happens before the write lock is taken.
         let doc = resource::document_from_request(user_type(), body)?;
-        let current = self.get(tenant, id).await?;
-        check_precondition(&current, expected)?;
-        let write = user_write(current.id.clone(), doc, clock::now());
-        self.store
-            .update_user(tenant.id(), current.version, &write)
-            .await
-            .map_err(|e| conflict_as_uniqueness(e, &write.doc))
+        let user_name = doc
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let write = user_write(id.to_owned(), doc, clock::now())?;
+        let mutate = move |current: &ResourceRecord| {
+            check_precondition(current, expected)?;
+            Ok(Some(write.clone()))
+        };
+        self.modify(tenant, id, &mutate, &user_name).await
     }
 
-    /// PATCH: applies all operations or none. Without `If-Match`, a concurrent write to the same
-    /// user makes the patch re-apply on the newer version, so no update is lost.
+    /// PATCH: applies all operations or none, on the current version under the row's write lock,
+    /// so concurrent PATCHes of one user (from any process) never lose an update.
     pub async fn patch(
         &self,
         tenant: &Tenant,
@@ -180,25 +195,33 @@ impl UserService {
         body: &Value,
         expected: ExpectedVersion,
     ) -> CoreResult<ResourceRecord> {
-        for _ in 0..PATCH_RETRIES {
-            let current = self.get(tenant, id).await?;
-            check_precondition(&current, expected)?;
+        let mutate = |current: &ResourceRecord| {
+            check_precondition(current, expected)?;
             let mut doc = current.doc.clone();
             let outcome = patch::apply_patch(user_type(), &mut doc, body)?;
             if !outcome.changed {
-                return Ok(current);
+                return Ok(None);
             }
-            let write = user_write(current.id.clone(), doc, clock::now());
-            match self
-                .store
-                .update_user(tenant.id(), current.version, &write)
-                .await
-            {
-                Err(StoreError::VersionMismatch) if expected.is_none() => continue,
-                other => return other.map_err(|e| conflict_as_uniqueness(e, &write.doc)),
-            }
+            user_write(current.id.clone(), doc, clock::now()).map(Some)
+        };
+        self.modify(tenant, id, &mutate, "").await
+    }
+
+    async fn modify(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        mutate: Mutation<'_>,
+        user_name: &str,
+    ) -> CoreResult<ResourceRecord> {
+        check_id(id)?;
+        match self.store.modify_user(tenant.id(), id, mutate).await {
+            Ok(Modified::Updated(record) | Modified::Unchanged(record)) => Ok(record),
+            Ok(Modified::Rejected(e)) => Err(e.into()),
+            Err(StoreError::NotFound) => Err(user_not_found(id)),
+            Err(StoreError::Conflict) => Err(user_name_taken(user_name)),
+            Err(e) => Err(e.into()),
         }
-        Err(StoreError::VersionMismatch.into())
     }
 
     pub async fn delete(
@@ -207,6 +230,7 @@ impl UserService {
         id: &str,
         expected: ExpectedVersion,
     ) -> CoreResult<()> {
+        check_id(id)?;
         match self.store.delete_user(tenant.id(), id, expected).await {
             Err(StoreError::NotFound) => Err(user_not_found(id)),
             other => Ok(other?),
@@ -214,26 +238,32 @@ impl UserService {
     }
 }
 
-fn check_precondition(current: &ResourceRecord, expected: ExpectedVersion) -> CoreResult<()> {
+fn check_precondition(current: &ResourceRecord, expected: ExpectedVersion) -> ScimResult<()> {
     match expected {
         Some(v) if v != current.version => Err(ScimError::precondition_failed(format!(
             "the resource is at version W/\"{}\", not W/\"{v}\"",
             current.version
-        ))
-        .into()),
+        ))),
         _ => Ok(()),
     }
 }
 
+fn user_name_taken(user_name: &str) -> CoreError {
+    let detail = if user_name.is_empty() {
+        "another user of this tenant already has that userName".to_owned()
+    } else {
+        format!("a user with userName '{user_name}' already exists")
+    };
+    ScimError::uniqueness(detail).into()
+}
+
 fn conflict_as_uniqueness(e: StoreError, doc: &Document) -> CoreError {
     match e {
-        StoreError::Conflict => {
-            let name = doc
-                .get("userName")
+        StoreError::Conflict => user_name_taken(
+            doc.get("userName")
                 .and_then(Value::as_str)
-                .unwrap_or_default();
-            ScimError::uniqueness(format!("a user with userName '{name}' already exists")).into()
-        }
+                .unwrap_or_default(),
+        ),
         other => other.into(),
     }
 }
@@ -253,15 +283,39 @@ fn resolve_sort_attribute(raw: &str) -> ScimResult<filter::ResolvedAttr> {
     }
 }
 
-/// Derives the write (document plus shadow columns) for a user document.
-pub fn user_write(id: String, doc: Document, now: String) -> UserWrite {
+/// Derives the write (document plus shadow columns) for a user document, refusing values too long
+/// to index.
+pub fn user_write(id: String, doc: Document, now: String) -> ScimResult<UserWrite> {
     let shadow = user_shadow(&doc);
-    UserWrite {
+    check_indexed_lengths(&shadow)?;
+    Ok(UserWrite {
         id,
         doc,
         shadow,
         now,
+    })
+}
+
+/// Longest value, in bytes, of an attribute that is indexed (userName, externalId, displayName,
+/// the values and types of emails and phoneNumbers). PostgreSQL's B-tree entries hold at most
+/// about 2.7 kB; real identifiers and addresses stay far below this.
+pub const MAX_INDEXED_VALUE_BYTES: usize = 1024;
+
+fn check_indexed_lengths(shadow: &UserShadow) -> ScimResult<()> {
+    let too_long = |name: &str, value: Option<&str>| match value {
+        Some(v) if v.len() > MAX_INDEXED_VALUE_BYTES => Err(ScimError::invalid_value(format!(
+            "'{name}' is longer than {MAX_INDEXED_VALUE_BYTES} bytes"
+        ))),
+        _ => Ok(()),
+    };
+    too_long("userName", Some(&shadow.user_name_lower))?;
+    too_long("externalId", shadow.external_id.as_deref())?;
+    too_long("displayName", shadow.display_name_lower.as_deref())?;
+    for v in &shadow.values {
+        too_long(&format!("{}.value", v.attribute), Some(&v.value_lower))?;
+        too_long(&format!("{}.type", v.attribute), v.type_lower.as_deref())?;
     }
+    Ok(())
 }
 
 fn user_shadow(doc: &Document) -> UserShadow {

@@ -2,7 +2,7 @@
 //! schema registry that validates requests, so they always describe what the server does.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::TenantAuth;
+use crate::extract::{ResourceId, TenantAuth};
 use crate::response::scim_json;
 
 pub fn routes() -> Router<AppState> {
@@ -74,7 +74,7 @@ async fn schemas(State(state): State<AppState>, TenantAuth(tenant): TenantAuth) 
 async fn schema_by_id(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
 ) -> ApiResult<Response> {
     let found = schema::schema_by_id(&id)
         .ok_or_else(|| ScimError::not_found(format!("no schema '{id}'")))?;
@@ -96,7 +96,7 @@ async fn resource_types(State(state): State<AppState>, TenantAuth(tenant): Tenan
 async fn resource_type_by_id(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
 ) -> ApiResult<Response> {
     let found = schema::served_resource_types()
         .into_iter()

@@ -1,7 +1,7 @@
 //! `/Users`: thin handlers that extract, call one `UserService` method and render.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{EntityTag, Preconditions, QueryParams, ScimBody, TenantAuth};
+use crate::extract::{EntityTag, Preconditions, QueryParams, ResourceId, ScimBody, TenantAuth};
 use crate::response::{no_content, scim_json, with_etag, with_location};
 
 pub fn routes() -> Router<AppState> {
@@ -100,7 +100,7 @@ async fn create(
 async fn fetch(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     params: QueryParams,
     pre: Preconditions,
 ) -> ApiResult<Response> {
@@ -228,7 +228,7 @@ async fn list_response(
 async fn replace(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     params: QueryParams,
     pre: Preconditions,
     ScimBody(body): ScimBody,
@@ -247,7 +247,7 @@ async fn replace(
 async fn patch(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     params: QueryParams,
     pre: Preconditions,
     ScimBody(body): ScimBody,
@@ -274,7 +274,7 @@ async fn patch(
 async fn remove(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path((_, id)): Path<(String, String)>,
+    ResourceId(id): ResourceId,
     pre: Preconditions,
 ) -> ApiResult<Response> {
     state

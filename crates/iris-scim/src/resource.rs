@@ -285,6 +285,12 @@ fn coerce_simple(attr: &Attribute, value: &Value) -> ScimResult<Value> {
             .map(Value::Bool)
             .ok_or_else(|| type_error(attr, value)),
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
+            // NUL cannot be stored by PostgreSQL and is never meaningful in an identity value;
+            // refusing it keeps both backends identical.
+            Value::String(s) if s.contains('\0') => Err(ScimError::invalid_value(format!(
+                "'{}' must not contain a NUL character",
+                attr.name
+            ))),
             Value::String(_) => Ok(value.clone()),
             // Tolerated: some clients send employeeNumber and the like as JSON numbers.
             Value::Number(n) => Ok(Value::String(n.to_string())),

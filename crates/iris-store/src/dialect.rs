@@ -54,6 +54,10 @@ pub trait Dialect {
 
     /// Text ordering that is the same on both engines (byte order).
     fn collate_binary(&self) -> &'static str;
+
+    /// Suffix of a SELECT that locks the rows it reads for the rest of the write transaction.
+    /// SQLite needs none: `BEGIN IMMEDIATE` already holds the database's write lock.
+    fn lock_row(&self) -> &'static str;
 }
 
 impl Dialect for Backend {
@@ -112,6 +116,13 @@ impl Dialect for Backend {
         match self {
             Self::Sqlite => "",
             Self::Postgres => " COLLATE \"C\"",
+        }
+    }
+
+    fn lock_row(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
         }
     }
 }

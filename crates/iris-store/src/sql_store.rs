@@ -9,7 +9,8 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use iris_core::StoreError;
 use iris_core::store::{
-    ListPage, ListQuery, ResourceRecord, SortOrder, Store, TenantId, TenantRow, TokenRow, UserWrite,
+    ListPage, ListQuery, Modified, Mutation, ResourceRecord, SortOrder, Store, TenantId, TenantRow,
+    TokenRow, UserWrite,
 };
 use iris_scim::resource::Document;
 use sqlx::AnyPool;
@@ -202,6 +203,49 @@ const TOKEN_COLUMNS: &str = "id, tenant_id, label, secret_hash, created, last_us
 const RECORD_COLUMNS: &str = "u.id, u.doc, u.created, u.last_modified, u.version";
 
 impl SqlStore {
+    /// Inserts a user with the given metadata, with its side rows, in one transaction.
+    async fn insert_user_row(
+        &self,
+        tenant: &TenantId,
+        user: &UserWrite,
+        created: &str,
+        version: i64,
+    ) -> Result<ResourceRecord, StoreError> {
+        let doc = json_text(&user.doc)?;
+        let search = json_text(&user.shadow.search_doc)?;
+        let sql = format!(
+            "INSERT INTO users (tenant_id, id, user_name_lower, external_id, display_name_lower, active, \
+             created, last_modified, version, doc, search_doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {})",
+            self.backend.json_param(11)
+        );
+        let mut tx = self.begin_write().await?;
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(user.id.clone())
+            .bind(user.shadow.user_name_lower.clone())
+            .bind(user.shadow.external_id.clone())
+            .bind(user.shadow.display_name_lower.clone())
+            .bind(user.shadow.active)
+            .bind(created.to_owned())
+            .bind(user.now.clone())
+            .bind(version)
+            .bind(doc)
+            .bind(search)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        self.write_values(&mut tx, tenant, user, false).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(ResourceRecord {
+            id: user.id.clone(),
+            doc: user.doc.clone(),
+            created: created.to_owned(),
+            last_modified: user.now.clone(),
+            version,
+        })
+    }
+
     /// Rewrites the side-table rows of one user inside `tx`.
     async fn write_values(
         &self,
@@ -323,6 +367,24 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "DELETE FROM user_values WHERE tenant_id = $1",
+            "DELETE FROM users WHERE tenant_id = $1",
+            "DELETE FROM tokens WHERE tenant_id = $1",
+            "DELETE FROM tenants WHERE id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(tenant.as_str().to_owned())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
     async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO tokens (id, tenant_id, label, secret_hash, created, last_used, revoked_at) \
@@ -405,37 +467,17 @@ impl Store for SqlStore {
         tenant: &TenantId,
         user: &UserWrite,
     ) -> Result<ResourceRecord, StoreError> {
-        let doc = json_text(&user.doc)?;
-        let search = json_text(&user.shadow.search_doc)?;
-        let sql = format!(
-            "INSERT INTO users (tenant_id, id, user_name_lower, external_id, display_name_lower, active, \
-             created, last_modified, version, doc, search_doc) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8, {})",
-            self.backend.json_param(9)
-        );
-        let mut tx = self.begin_write().await?;
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(tenant.as_str().to_owned())
-            .bind(user.id.clone())
-            .bind(user.shadow.user_name_lower.clone())
-            .bind(user.shadow.external_id.clone())
-            .bind(user.shadow.display_name_lower.clone())
-            .bind(user.shadow.active)
-            .bind(user.now.clone())
-            .bind(doc)
-            .bind(search)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        self.write_values(&mut tx, tenant, user, false).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(ResourceRecord {
-            id: user.id.clone(),
-            doc: user.doc.clone(),
-            created: user.now.clone(),
-            last_modified: user.now.clone(),
-            version: 1,
-        })
+        self.insert_user_row(tenant, user, &user.now, 1).await
+    }
+
+    async fn import_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserWrite,
+        created: &str,
+        version: i64,
+    ) -> Result<ResourceRecord, StoreError> {
+        self.insert_user_row(tenant, user, created, version).await
     }
 
     async fn user(
@@ -454,24 +496,44 @@ impl Store for SqlStore {
         row.as_ref().map(record_from_row).transpose()
     }
 
-    async fn update_user(
+    async fn modify_user(
         &self,
         tenant: &TenantId,
-        expected_version: i64,
-        user: &UserWrite,
-    ) -> Result<ResourceRecord, StoreError> {
-        let doc = json_text(&user.doc)?;
-        let search = json_text(&user.shadow.search_doc)?;
-        let sql = format!(
-            "UPDATE users SET user_name_lower = $3, external_id = $4, display_name_lower = $5, active = $6, \
-             last_modified = $7, version = version + 1, doc = $8, search_doc = {} \
-             WHERE tenant_id = $1 AND id = $2 AND version = $10 RETURNING created, version",
-            self.backend.json_param(9)
+        id: &str,
+        mutate: Mutation<'_>,
+    ) -> Result<Modified, StoreError> {
+        let select = format!(
+            "SELECT {RECORD_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2{}",
+            self.backend.lock_row()
         );
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sqlx::query(AssertSqlSafe(select))
             .bind(tenant.as_str().to_owned())
-            .bind(user.id.clone())
+            .bind(id.to_owned())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let current = row
+            .as_ref()
+            .map(record_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)?;
+        let user = match mutate(&current) {
+            Err(rejected) => return Ok(Modified::Rejected(rejected)),
+            Ok(None) => return Ok(Modified::Unchanged(current)),
+            Ok(Some(user)) => user,
+        };
+        let doc = json_text(&user.doc)?;
+        let search = json_text(&user.shadow.search_doc)?;
+        let update = format!(
+            "UPDATE users SET user_name_lower = $3, external_id = $4, display_name_lower = $5, active = $6, \
+             last_modified = $7, version = version + 1, doc = $8, search_doc = {} \
+             WHERE tenant_id = $1 AND id = $2 RETURNING version",
+            self.backend.json_param(9)
+        );
+        let row = sqlx::query(AssertSqlSafe(update))
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_owned())
             .bind(user.shadow.user_name_lower.clone())
             .bind(user.shadow.external_id.clone())
             .bind(user.shadow.display_name_lower.clone())
@@ -479,25 +541,19 @@ impl Store for SqlStore {
             .bind(user.now.clone())
             .bind(doc)
             .bind(search)
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?;
-        let Some(row) = row else {
-            drop(tx);
-            return Err(self.missing_or_stale(tenant, &user.id).await);
-        };
-        let created: String = row.try_get("created").map_err(db_error)?;
         let version: i64 = row.try_get("version").map_err(db_error)?;
-        self.write_values(&mut tx, tenant, user, true).await?;
+        self.write_values(&mut tx, tenant, &user, true).await?;
         tx.commit().await.map_err(db_error)?;
-        Ok(ResourceRecord {
-            id: user.id.clone(),
-            doc: user.doc.clone(),
-            created,
-            last_modified: user.now.clone(),
+        Ok(Modified::Updated(ResourceRecord {
+            id: current.id,
+            doc: user.doc,
+            created: current.created,
+            last_modified: user.now,
             version,
-        })
+        }))
     }
 
     async fn delete_user(

@@ -1,8 +1,13 @@
 //! `iris tenant …` and `iris token …`: the same TenantService the HTTP API uses, on the same
 //! database as `serve`.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
 use anyhow::{Context, anyhow};
 use iris_core::tenants::TokenInfo;
+use iris_core::transfer::{Line, TransferService};
 use iris_core::{CoreError, TenantName, TenantService};
 use serde_json::json;
 
@@ -147,5 +152,56 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
             println!("token {token_id} revoked");
         }
     }
+    Ok(())
+}
+
+/// `iris export`: one JSON object per line, flushed as it goes.
+pub async fn export(config: &Config, tenant: &str, output: Option<&Path>) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let users = TransferService::new(store)
+        .export(tenant, |line| {
+            serde_json::to_writer(&mut out, line)?;
+            out.write_all(b"\n")
+        })
+        .await
+        .map_err(core_error)?;
+    out.flush()?;
+    eprintln!("exported tenant '{tenant}' with {users} users");
+    Ok(())
+}
+
+/// `iris import`: reads the whole stream, then writes; a failure leaves nothing behind.
+pub async fn import(config: &Config, input: Option<&Path>) -> anyhow::Result<()> {
+    let reader: Box<dyn BufRead> = match input {
+        Some(path) => Box::new(BufReader::new(
+            File::open(path).with_context(|| format!("opening {}", path.display()))?,
+        )),
+        None => Box::new(BufReader::new(std::io::stdin().lock())),
+    };
+    let mut lines = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.context("reading the export")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Line = serde_json::from_str(&line)
+            .with_context(|| format!("line {} is not an export record", n + 1))?;
+        lines.push(parsed);
+    }
+    let store = open_store(config).await?;
+    let summary = TransferService::new(store)
+        .import(lines)
+        .await
+        .map_err(core_error)?;
+    println!(
+        "imported {} tokens and {} users",
+        summary.tokens, summary.users
+    );
     Ok(())
 }

@@ -45,6 +45,18 @@ pub enum Command {
     /// Issue, list and revoke a tenant's bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write a tenant (its tokens as hashes, and all its resources) as JSON Lines.
+    Export {
+        tenant: String,
+        /// File to write; standard output if omitted.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Load a tenant written by `iris export` into this database (e.g. SQLite to PostgreSQL).
+    Import {
+        /// File to read; standard input if omitted.
+        input: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -34,5 +34,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant(c) => admin::tenant(&config, c).await,
         Command::Token(c) => admin::token(&config, c).await,
+        Command::Export { tenant, output } => {
+            admin::export(&config, &tenant, output.as_deref()).await
+        }
+        Command::Import { input } => admin::import(&config, input.as_deref()).await,
     }
 }

@@ -316,6 +316,12 @@ fn check_comparison(
             ty.as_str()
         )));
     }
+    if matches!(value, CompValue::Str(s) if s.contains('\0')) {
+        // No stored value can contain NUL (writes refuse it), and PostgreSQL text cannot hold it.
+        return Err(invalid(format!(
+            "the value compared with '{attr}' contains a NUL character"
+        )));
+    }
     if *value == CompValue::Null {
         return match op {
             CompareOp::Eq | CompareOp::Ne => Ok(CompValue::Null),

@@ -9,4 +9,11 @@
 mod harness;
 
 mod auth;
+mod cli;
+mod discovery;
+mod errors;
+mod filters;
+mod paging;
+mod scale_out;
+mod users_crud;
 mod users_lifecycle;
