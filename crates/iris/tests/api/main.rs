@@ -17,3 +17,4 @@ mod paging;
 mod scale_out;
 mod users_crud;
 mod users_lifecycle;
+mod patch_properties;
