@@ -194,6 +194,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Preconditions {
     }
 }
 
+/// The `{id}` of `/…/{Resource}/{id}`. A path that is not valid UTF-8 names no resource: 404
+/// with a SCIM body rather than axum's plain-text rejection.
+pub struct ResourceId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path((_, id))) => Ok(Self(id)),
+            Err(_) => Err(ScimError::not_found("no resource at this path").into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,20 +233,5 @@ mod tests {
         let q =
             QueryParams::parse(Some("filter=userName+eq+%22a%40b%22&aadOptscim062020")).unwrap();
         assert_eq!(q.get("FILTER"), Some("userName eq \"a@b\""));
-    }
-}
-
-/// The `{id}` of `/…/{Resource}/{id}`. A path that is not valid UTF-8 names no resource: 404
-/// with a SCIM body rather than axum's plain-text rejection.
-pub struct ResourceId(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path((_, id))) => Ok(Self(id)),
-            Err(_) => Err(ScimError::not_found("no resource at this path").into()),
-        }
     }
 }

@@ -677,7 +677,7 @@ async fn no_hostile_input_causes_a_500(app: TestApp) -> TestApp {
         let is_scim_4xx = reply.status.is_client_error()
             && reply.content_type() == SCIM_JSON
             && reply.body["schemas"] == json!([ERROR_URN])
-            && reply.body["status"] == reply.status.as_u16().to_string();
+            && reply.body["status"].as_str() == Some(reply.status.as_str());
         if !is_scim_4xx {
             let text: String = reply.text.chars().take(200).collect();
             failures.push(format!(
@@ -861,6 +861,34 @@ async fn failed_writes_change_nothing(app: TestApp) -> TestApp {
     app
 }
 
+/// entra-compat §1 item 3 and §2.3: Test Connection also probes `/Groups`, and a 404 there makes
+/// Entra report `SystemForCrossDomainIdentityManagementServiceIncompatible`. A server without
+/// groups must still answer the probe with an empty ListResponse.
+async fn entras_group_probe_gets_an_empty_list_not_a_404(app: TestApp) -> TestApp {
+    let guid = uuid::Uuid::new_v4();
+    let probe = format!("/Groups?excludedAttributes=members&filter=displayName+eq+%22{guid}%22");
+    let reply = app.get(&probe).await;
+    assert_eq!(reply.status, StatusCode::OK, "{probe}: {}", reply.text);
+    assert_eq!(reply.content_type(), SCIM_JSON);
+    assert_eq!(
+        reply.body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
+    );
+    assert_eq!(reply.body["totalResults"], 0);
+    assert_eq!(reply.body["Resources"], json!([]));
+    // And it still needs the token.
+    let anonymous = app
+        .http
+        .get(format!("{}{probe}", app.tenant_url))
+        .send()
+        .await
+        .unwrap();
+    Reply::from(anonymous)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, None);
+    app
+}
+
 crate::on_both_backends!(
     malformed_json_is_400_invalid_syntax,
     json_that_is_not_an_object_is_400_invalid_syntax,
@@ -870,6 +898,7 @@ crate::on_both_backends!(
     a_missing_or_blank_user_name_is_400_invalid_value,
     an_unknown_id_is_404_on_get_put_patch_and_delete,
     unknown_routes_are_404_scim_errors,
+    entras_group_probe_gets_an_empty_list_not_a_404,
     a_body_over_the_limit_is_413_and_one_under_it_is_accepted,
     long_values_of_searchable_attributes_are_stored_or_refused_but_never_a_500,
     other_methods_on_discovery_endpoints_are_405,

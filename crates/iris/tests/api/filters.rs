@@ -549,6 +549,43 @@ async fn filter_results_are_whole_resources(app: TestApp) -> TestApp {
     app
 }
 
+async fn string_literals_with_escapes_match_exactly(app: TestApp) -> TestApp {
+    let tricky = app
+        .create_user(
+            &json!({"userName": "o\"brien\\x@example.com", "displayName": "O'Brien (ops) [eu]"}),
+        )
+        .await;
+    let unicode = app
+        .create_user(&json!({"userName": "zoë@example.com"}))
+        .await;
+    assert_selects(
+        &app,
+        r#"userName eq "O\"BRIEN\\X@example.com""#,
+        &set(&[&tricky]),
+    )
+    .await;
+    assert_selects(
+        &app,
+        r#"displayName eq "o'brien (ops) [eu]""#,
+        &set(&[&tricky]),
+    )
+    .await;
+    assert_selects(&app, r#"displayName co "(ops) [""#, &set(&[&tricky])).await;
+    assert_selects(
+        &app,
+        r#"userName eq "zo\u00EB@example.com""#,
+        &set(&[&unicode]),
+    )
+    .await;
+    assert_selects(&app, r#"userName eq "ZOË@EXAMPLE.COM""#, &set(&[&unicode])).await;
+    // Entra's wire encoding: `+` for spaces, %22 for quotes, %40 for `@`.
+    let reply = app
+        .get("/Users?filter=userName+eq+%22ZO%C3%AB%40example.com%22")
+        .await;
+    assert_eq!(reply.expect(StatusCode::OK).id_list(), vec![unicode]);
+    app
+}
+
 crate::on_both_backends!(
     equality_filters_follow_each_attributes_case_rules,
     multi_valued_filters_match_per_element_in_entra_forms,
@@ -558,4 +595,5 @@ crate::on_both_backends!(
     manager_filters_work_in_the_current_and_the_legacy_form,
     last_modified_filters_compare_instants,
     filter_results_are_whole_resources,
+    string_literals_with_escapes_match_exactly,
 );

@@ -17,13 +17,13 @@ async fn seed(app: &TestApp) -> Vec<(String, String)> {
     let mut users = Vec::with_capacity(USERS);
     for i in 0..USERS {
         let n = (i * 7) % USERS;
-        let user_name = if n % 2 == 0 {
+        let user_name = if n.is_multiple_of(2) {
             format!("User-{n:02}@example.com")
         } else {
             format!("user-{n:02}@Example.com")
         };
         let id = app
-            .create_user(&json!({"userName": user_name, "active": n % 3 != 0}))
+            .create_user(&json!({"userName": user_name, "active": !n.is_multiple_of(3)}))
             .await;
         users.push((id, user_name));
     }
@@ -84,7 +84,10 @@ async fn walking_pages_of_five_returns_every_user_exactly_once(app: TestApp) -> 
     let active: Vec<String> = page(&app, "count=100&filter=active%20eq%20true")
         .await
         .id_list();
-    assert_eq!(active.len(), (0..USERS).filter(|n| n % 3 != 0).count());
+    assert_eq!(
+        active.len(),
+        (0..USERS).filter(|n| !n.is_multiple_of(3)).count()
+    );
     let reply = page(&app, "startIndex=6&count=5&filter=active%20eq%20true").await;
     assert_eq!(reply.body["totalResults"], active.len());
     assert_eq!(reply.id_list(), active[5..10].to_vec());

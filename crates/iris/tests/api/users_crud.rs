@@ -1016,6 +1016,114 @@ async fn health_probes_need_no_token(app: TestApp) -> TestApp {
     app
 }
 
+async fn a_user_may_take_a_case_variant_of_its_own_user_name_and_a_freed_name(
+    app: TestApp,
+) -> TestApp {
+    let id = app
+        .create_user(&json!({"userName": "casey@example.com"}))
+        .await;
+    let path = format!("/Users/{id}");
+    // Not a conflict with itself, by PATCH or by PUT.
+    let body =
+        patch_body(json!([{"op": "Replace", "path": "userName", "value": "Casey@Example.com"}]));
+    let patched = app.patch(&path, &body).await.expect(StatusCode::OK);
+    assert_eq!(patched.body["userName"], "Casey@Example.com");
+    let put = app
+        .put(&path, &json!({"userName": "CASEY@EXAMPLE.COM"}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(put.body["userName"], "CASEY@EXAMPLE.COM");
+    assert_eq!(
+        app.filter_users("userName eq \"casey@example.com\"")
+            .await
+            .id_list(),
+        vec![id.clone()]
+    );
+    // A renamed user frees its old name, and a deleted user frees its name.
+    app.patch(
+        &path,
+        &patch_body(json!([{"op": "replace", "path": "userName", "value": "kasey@example.com"}])),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let second = app
+        .create_user(&json!({"userName": "casey@example.com"}))
+        .await;
+    app.delete(&format!("/Users/{second}"))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    let third = app
+        .create_user(&json!({"userName": "Casey@example.com"}))
+        .await;
+    assert_ne!(third, second);
+    // But taking another user's name is still a conflict.
+    let taken =
+        patch_body(json!([{"op": "replace", "path": "userName", "value": "CASEY@example.com"}]));
+    app.patch(&path, &taken)
+        .await
+        .expect_error(StatusCode::CONFLICT, Some("uniqueness"));
+    assert_eq!(get_user(&app, &id).await["userName"], "kasey@example.com");
+    app
+}
+
+async fn other_entra_patch_quirks_are_accepted_and_stored_canonically(app: TestApp) -> TestApp {
+    let id = app
+        .create_user(
+            &json!({"userName": "quirks@example.com", "active": true, "emails": [
+            {"type": "work", "value": "work@example.com"},
+            {"type": "home", "value": "home@example.com", "primary": true}]}),
+        )
+        .await;
+    let path = format!("/Users/{id}");
+    let role = r#"{"id":"5f1a","value":"25","displayName":"Role1234"}"#;
+    let body = patch_body(json!([
+        // A role serialised into a string (entra-compat Q16) is kept verbatim.
+        {"op": "Add", "path": "roles", "value": [{"value": role}]},
+        // A custom extension Iris does not define is ignored rather than failing the update.
+        {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:CustomAttribute", "value": "x"},
+        // The work email becomes primary with a string boolean; the home email stops being primary.
+        {"op": "Replace", "path": "emails[type eq \"work\"].primary", "value": "True"},
+        // Adding an email that is already there does not duplicate it.
+        {"op": "Add", "path": "emails", "value": [{"type": "work", "value": "WORK@example.com"}]},
+        // Path-less, with a string boolean and a rename.
+        {"op": "Replace", "value": {"active": "False", "userName": "renamed@example.com"}}
+    ]));
+    app.patch(&path, &body).await.expect(StatusCode::OK);
+    let user = get_user(&app, &id).await;
+    assert_eq!(user["roles"], json!([{"value": role}]));
+    assert_eq!(user["active"], false);
+    assert_eq!(user["userName"], "renamed@example.com");
+    assert_eq!(
+        user["emails"].as_array().unwrap().len(),
+        2,
+        "{}",
+        user["emails"]
+    );
+    assert_eq!(user["emails"][0]["type"], "work");
+    assert_eq!(user["emails"][0]["primary"], true);
+    assert_eq!(
+        user["emails"][1],
+        json!({"type": "home", "value": "home@example.com", "primary": false})
+    );
+    assert!(
+        user.as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.contains("CustomExtensionName"))
+    );
+    let primary = app
+        .filter_users("emails[primary eq true].value eq \"work@example.com\"")
+        .await;
+    assert_eq!(primary.id_list(), vec![id.clone()]);
+    assert_eq!(
+        app.filter_users("emails[primary eq true].value eq \"home@example.com\"")
+            .await
+            .body["totalResults"],
+        0
+    );
+    app
+}
+
 crate::on_both_backends!(
     the_full_attribute_set_round_trips_exactly,
     put_replaces_everything_but_id_and_created,
@@ -1032,4 +1140,6 @@ crate::on_both_backends!(
     a_patch_whose_second_op_is_invalid_changes_nothing,
     tenant_url_quirks_still_route,
     health_probes_need_no_token,
+    a_user_may_take_a_case_variant_of_its_own_user_name_and_a_freed_name,
+    other_entra_patch_quirks_are_accepted_and_stored_canonically,
 );
