@@ -91,6 +91,17 @@ impl TestDatabase {
         }
     }
 
+    /// Whether the test PostgreSQL server answers.
+    pub async fn postgres_available() -> bool {
+        match sqlx::postgres::PgConnection::connect(&postgres_admin_url()).await {
+            Ok(conn) => {
+                conn.close().await.ok();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     pub async fn drop_database(&self) {
         if self.backend != Backend::Postgres {
             return;

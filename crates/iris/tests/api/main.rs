@@ -10,6 +10,7 @@ mod harness;
 
 mod auth;
 mod cli;
+mod operator;
 mod discovery;
 mod errors;
 mod filters;
@@ -18,3 +19,4 @@ mod scale_out;
 mod users_crud;
 mod users_lifecycle;
 mod patch_properties;
+mod transfer;
