@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use iris_core::tenants::TokenInfo;
 use iris_core::transfer::{Line, TransferService};
-use iris_core::{CoreError, TenantName, TenantService};
+use iris_core::{CoreError, IssuedToken, Tenant, TenantName, TenantService};
 use serde_json::json;
 
 use crate::cli::{TenantCommand, TokenCommand};
@@ -28,26 +28,38 @@ async fn service(config: &Config) -> anyhow::Result<(TenantService, String)> {
     Ok((TenantService::new(store), public_url))
 }
 
+/// Prints what an admin pastes into the identity provider: the Tenant URL (on request) and the
+/// token, which is shown only this once.
+fn print_credentials(
+    public_url: &str,
+    tenant: &Tenant,
+    token: &IssuedToken,
+    json: bool,
+    with_url: bool,
+) {
+    let tenant_url = iris_http::tenant_url(public_url, tenant.name());
+    if json {
+        let out = json!({"tenant": tenant.name(), "tenant_url": tenant_url, "token": token.token, "token_id": token.id.as_str()});
+        println!("{out}");
+        return;
+    }
+    if with_url {
+        println!("Tenant URL:   {tenant_url}");
+    }
+    println!("Secret Token: {}", token.token);
+    println!(
+        "(token id {}; the token is shown only now)",
+        token.id.as_str()
+    );
+}
+
 pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
     let (tenants, public_url) = service(config).await?;
     match command {
         TenantCommand::Create { name, json } => {
             let name = TenantName::parse(&name).map_err(anyhow::Error::msg)?;
             let (tenant, token) = tenants.create(&name).await.map_err(core_error)?;
-            let tenant_url = iris_http::tenant_url(&public_url, tenant.name());
-            if json {
-                println!(
-                    "{}",
-                    json!({"tenant": tenant.name(), "tenant_url": tenant_url, "token": token.token, "token_id": token.id.as_str()})
-                );
-            } else {
-                println!("Tenant URL:   {tenant_url}");
-                println!("Secret Token: {}", token.token);
-                println!(
-                    "(token id {}; the token is shown only now)",
-                    token.id.as_str()
-                );
-            }
+            print_credentials(&public_url, &tenant, &token, json, true);
         }
         TenantCommand::List { json } => {
             let all = tenants.list().await.map_err(core_error)?;
@@ -105,19 +117,7 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
                 .issue_token(&tenant, label.as_deref())
                 .await
                 .map_err(core_error)?;
-            let tenant_url = iris_http::tenant_url(&public_url, tenant.name());
-            if json {
-                println!(
-                    "{}",
-                    json!({"tenant": tenant.name(), "tenant_url": tenant_url, "token": token.token, "token_id": token.id.as_str()})
-                );
-            } else {
-                println!("Secret Token: {}", token.token);
-                println!(
-                    "(token id {}; the token is shown only now)",
-                    token.id.as_str()
-                );
-            }
+            print_credentials(&public_url, &tenant, &token, json, false);
         }
         TokenCommand::List { tenant, json } => {
             let tenant = tenants.find(&tenant).await.map_err(core_error)?;
