@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use iris_scim::ScimError;
 use iris_scim::filter::Resolved;
+use iris_scim::patch::MemberRef;
 use iris_scim::resource::Document;
 use serde_json::Value;
 
@@ -106,6 +107,128 @@ pub enum Modified {
     Rejected(ScimError),
 }
 
+/// The columns derived from a group document, computed in Rust like [`UserShadow`].
+#[derive(Debug, Clone)]
+pub struct GroupShadow {
+    /// `displayName` as sent, for a user's `groups[].display`.
+    pub display_name: String,
+    /// `displayName` lowercased: what uniqueness and filters compare.
+    pub display_name_lower: String,
+    pub external_id: Option<String>,
+    /// The document with case-insensitive strings lowercased (see [`UserShadow::search_doc`]).
+    pub search_doc: Value,
+}
+
+/// Everything a backend needs to write one group's document. Members are never part of it.
+#[derive(Debug, Clone)]
+pub struct GroupWrite {
+    pub id: String,
+    pub doc: Document,
+    pub shadow: GroupShadow,
+    pub now: String,
+}
+
+/// A resource exported from another database: its write plus the metadata it keeps.
+#[derive(Debug, Clone)]
+pub struct Imported<W> {
+    pub write: W,
+    pub created: String,
+    pub version: i64,
+}
+
+/// What kind of resource a member is. Derived by the store from the table that holds the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemberType {
+    User,
+    Group,
+}
+
+impl MemberType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "User",
+            Self::Group => "Group",
+        }
+    }
+
+    /// The SCIM endpoint of this kind of resource, for `$ref`.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Self::User => "Users",
+            Self::Group => "Groups",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw.eq_ignore_ascii_case("User") {
+            Some(Self::User)
+        } else if raw.eq_ignore_ascii_case("Group") {
+            Some(Self::Group)
+        } else {
+            None
+        }
+    }
+}
+
+/// One membership row as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub member_type: MemberType,
+}
+
+/// One direct membership of a resource, for a user's `groups` attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectGroup {
+    pub member_id: String,
+    pub group_id: String,
+    pub display_name: String,
+}
+
+/// The net effect of a request on a group's membership, applied by the store in this order:
+/// `clear`, then `remove`, then `add`. Every id in `check` must name a user or group of the
+/// tenant (and match its `type` when one was given), or nothing is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MembershipChange {
+    /// Remove every member first.
+    pub clear: bool,
+    /// Member ids to remove (absent ones are ignored).
+    pub remove: Vec<String>,
+    /// Members to add (present ones are left as they are).
+    pub add: Vec<MemberRef>,
+    /// Every member the request named for adding, including any a later operation removed
+    /// again: naming an unknown id is an error even when it nets out.
+    pub check: Vec<MemberRef>,
+}
+
+impl MembershipChange {
+    pub fn is_empty(&self) -> bool {
+        !self.clear && self.remove.is_empty() && self.add.is_empty() && self.check.is_empty()
+    }
+}
+
+/// What [`Store::modify_group`]'s caller changes: the document (when it changed) and the
+/// membership.
+#[derive(Debug, Clone)]
+pub struct GroupChange {
+    pub write: Option<GroupWrite>,
+    pub members: MembershipChange,
+    /// The modification time to record if anything changes.
+    pub now: String,
+}
+
+/// The change a [`Store::modify_group`] caller makes to the current record.
+pub type GroupMutation<'a> =
+    &'a (dyn Fn(&ResourceRecord) -> Result<Option<GroupChange>, ScimError> + Send + Sync);
+
+/// The outcome of a write that the store may refuse for a client reason it can only find out
+/// inside the transaction (a member id that names nothing).
+#[derive(Debug)]
+pub enum Inserted {
+    Created(ResourceRecord),
+    Rejected(ScimError),
+}
+
 /// Sort keys the list query supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortOrder {
@@ -149,7 +272,7 @@ pub trait Store: Send + Sync + 'static {
         disabled_at: Option<&str>,
     ) -> Result<(), StoreError>;
 
-    /// Deletes a tenant with everything it owns (tokens, resources).
+    /// Deletes a tenant with everything it owns (tokens, users, groups, memberships).
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError>;
 
     async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError>;
@@ -191,8 +314,8 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         mutate: Mutation<'_>,
     ) -> Result<Modified, StoreError>;
-    /// Deletes a user (and its side rows); `NotFound` if absent, `VersionMismatch` if
-    /// `expected_version` is given and stale.
+    /// Deletes a user with its side rows and its memberships, in one transaction; `NotFound` if
+    /// absent, `VersionMismatch` if `expected_version` is given and stale.
     async fn delete_user(
         &self,
         tenant: &TenantId,
@@ -204,4 +327,79 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         query: &ListQuery<'_>,
     ) -> Result<ListPage, StoreError>;
+
+    /// Inserts several exported users in one transaction, keeping their ids, creation times and
+    /// versions. `Conflict` if a userName is taken.
+    async fn import_users(
+        &self,
+        tenant: &TenantId,
+        users: &[Imported<UserWrite>],
+    ) -> Result<(), StoreError>;
+
+    /// Inserts a group and its initial members in one transaction. `Conflict` if its displayName
+    /// is taken; `Rejected` if a member names no user or group of the tenant (nothing written).
+    async fn insert_group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupWrite,
+        members: &[MemberRef],
+    ) -> Result<Inserted, StoreError>;
+    /// Inserts an exported group (without members; see [`Store::import_members`]).
+    async fn import_group(
+        &self,
+        tenant: &TenantId,
+        group: &Imported<GroupWrite>,
+    ) -> Result<ResourceRecord, StoreError>;
+    /// Adds members to a group without changing its version or modification time (imports).
+    /// `Some(error)` if a member names no user or group of the tenant (nothing written).
+    async fn import_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &[MemberRef],
+    ) -> Result<Option<ScimError>, StoreError>;
+    async fn group(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<ResourceRecord>, StoreError>;
+    /// Read-modify-write of one group under the row's write lock, like [`Store::modify_user`]:
+    /// the document and the membership change commit together or not at all. The version moves
+    /// only if the document or the membership actually changed (adding a present member or
+    /// removing an absent one changes nothing). The work done grows with the number of members
+    /// named, not with the size of the group (except `clear`).
+    async fn modify_group(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mutate: GroupMutation<'_>,
+    ) -> Result<Modified, StoreError>;
+    /// Deletes a group, its membership rows, and its memberships in other groups.
+    async fn delete_group(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError>;
+    async fn list_groups(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery<'_>,
+    ) -> Result<ListPage, StoreError>;
+    /// Up to `limit` members of a group with ids greater than `after`, in id order: a full read
+    /// pages through the membership with bounded memory.
+    async fn group_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Member>, StoreError>;
+    /// The direct memberships of the given members (users or groups), ordered by member, then
+    /// group display name.
+    async fn direct_groups(
+        &self,
+        tenant: &TenantId,
+        member_ids: &[String],
+    ) -> Result<Vec<DirectGroup>, StoreError>;
 }

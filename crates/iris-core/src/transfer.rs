@@ -1,6 +1,9 @@
 //! Moving a tenant between databases (SQLite to PostgreSQL, or one server to another): a JSON
 //! Lines stream of the tenant, its tokens (hashes only, so the Secret Token pasted into Entra keeps
 //! working after the move) and its resources with their ids, timestamps and versions.
+//!
+//! Format version 1. Groups were added as a new line kind (`group`, with its members) after the
+//! first release; a file without groups is read exactly as before.
 
 use std::sync::Arc;
 
@@ -8,15 +11,34 @@ use iris_scim::ScimError;
 use iris_scim::resource::Document;
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashSet;
+
+use iris_scim::patch::MemberRef;
+
 use crate::error::{CoreError, CoreResult, StoreError};
-use crate::store::{ListQuery, SortOrder, Store, TenantId, TenantRow, TokenRow};
+use crate::groups::{MEMBER_PAGE, group_write};
+use crate::store::{Imported, ListQuery, SortOrder, Store, TenantId, TenantRow, TokenRow};
 use crate::users::user_write;
 
 /// The format version written in the header line.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Users read per page while exporting.
+/// Users (and groups) read per page while exporting.
 const EXPORT_PAGE: u64 = 500;
+
+/// Users written per transaction while importing.
+const IMPORT_BATCH: usize = 500;
+
+/// Members added per transaction while importing.
+const IMPORT_MEMBER_BATCH: usize = 5000;
+
+/// One member of an exported group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLine {
+    pub value: String,
+    #[serde(rename = "type")]
+    pub member_type: String,
+}
 
 /// One line of an export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +69,15 @@ pub enum Line {
         version: i64,
         doc: Document,
     },
+    /// A group and all its members. Groups follow the users in an export.
+    Group {
+        id: String,
+        created: String,
+        last_modified: String,
+        version: i64,
+        doc: Document,
+        members: Vec<MemberLine>,
+    },
 }
 
 const FORMAT_NAME: &str = "iris-tenant-export";
@@ -56,6 +87,8 @@ const FORMAT_NAME: &str = "iris-tenant-export";
 pub struct ImportSummary {
     pub tokens: usize,
     pub users: usize,
+    pub groups: usize,
+    pub memberships: usize,
 }
 
 #[derive(Clone)]
@@ -69,7 +102,7 @@ impl TransferService {
     }
 
     /// Streams one tenant to `emit`, a line at a time, in a consistent order: header, tenant,
-    /// tokens, users by id.
+    /// tokens, users by id, groups by id (each with its members). Returns the number of users.
     pub async fn export(
         &self,
         tenant_name: &str,
@@ -134,7 +167,62 @@ impl TransferService {
             }
             start_index += n;
         }
+        self.export_groups(&tenant.id, &mut emit).await?;
         Ok(written)
+    }
+
+    async fn export_groups(
+        &self,
+        tenant: &TenantId,
+        emit: &mut impl FnMut(&Line) -> std::io::Result<()>,
+    ) -> CoreResult<()> {
+        let io = |e: std::io::Error| {
+            CoreError::Store(StoreError::Database(format!("writing the export: {e}")))
+        };
+        let mut start_index = 1;
+        loop {
+            let query = ListQuery {
+                filter: None,
+                start_index,
+                count: EXPORT_PAGE,
+                sort_by: None,
+                sort_order: SortOrder::Ascending,
+            };
+            let page = self.store.list_groups(tenant, &query).await?;
+            let n = page.records.len() as u64;
+            for r in page.records {
+                let mut members = Vec::new();
+                let mut after: Option<String> = None;
+                loop {
+                    let chunk = self
+                        .store
+                        .group_members(tenant, &r.id, after.as_deref(), MEMBER_PAGE)
+                        .await?;
+                    let full = chunk.len() == MEMBER_PAGE as usize;
+                    after = chunk.last().map(|m| m.id.clone());
+                    members.extend(chunk.into_iter().map(|m| MemberLine {
+                        value: m.id,
+                        member_type: m.member_type.as_str().to_owned(),
+                    }));
+                    if !full {
+                        break;
+                    }
+                }
+                emit(&Line::Group {
+                    id: r.id,
+                    created: r.created,
+                    last_modified: r.last_modified,
+                    version: r.version,
+                    doc: r.doc,
+                    members,
+                })
+                .map_err(io)?;
+            }
+            if n < EXPORT_PAGE {
+                return Ok(());
+            }
+            start_index += n;
+        }
     }
 
     /// Imports an export into this database. The tenant must not exist here yet; every user is
@@ -194,6 +282,14 @@ impl TransferService {
         lines: impl Iterator<Item = Line>,
     ) -> CoreResult<ImportSummary> {
         let mut summary = ImportSummary::default();
+        let mut users = Vec::with_capacity(IMPORT_BATCH);
+        // The tenant is new here, so a clash can only be inside the export; finding it in memory
+        // names the culprit precisely.
+        let mut user_names = HashSet::new();
+        let mut display_names = HashSet::new();
+        // Members are added once every user and group exists (a group may contain a group that
+        // comes later in the file).
+        let mut memberships: Vec<(String, Vec<MemberRef>)> = Vec::new();
         for line in lines {
             match line {
                 Line::Token {
@@ -229,19 +325,66 @@ impl TransferService {
                         &body,
                     )?;
                     let write = user_write(id, doc, last_modified)?;
-                    self.store
-                        .import_user(tenant, &write, &created, version)
-                        .await
-                        .map_err(|e| match e {
-                            StoreError::Conflict => {
-                                CoreError::Scim(ScimError::uniqueness(format!(
-                                    "user {} clashes with another user of the export",
-                                    write.id
-                                )))
-                            }
-                            other => other.into(),
-                        })?;
+                    if !user_names.insert(write.shadow.user_name_lower.clone()) {
+                        return Err(ScimError::uniqueness(format!(
+                            "user {} clashes with another user of the export",
+                            write.id
+                        ))
+                        .into());
+                    }
+                    users.push(Imported {
+                        write,
+                        created,
+                        version,
+                    });
                     summary.users += 1;
+                    if users.len() == IMPORT_BATCH {
+                        self.flush_users(tenant, &mut users).await?;
+                    }
+                }
+                Line::Group {
+                    id,
+                    created,
+                    last_modified,
+                    version,
+                    doc,
+                    members,
+                } => {
+                    self.flush_users(tenant, &mut users).await?;
+                    let body = serde_json::Value::Object(doc);
+                    let mut doc = iris_scim::resource::document_from_request(
+                        iris_scim::schema::group_type(),
+                        &body,
+                    )?;
+                    // Members travel beside the document, never in it.
+                    doc.shift_remove("members");
+                    let write = group_write(id, doc, last_modified)?;
+                    if !display_names.insert(write.shadow.display_name_lower.clone()) {
+                        return Err(ScimError::uniqueness(format!(
+                            "group {} clashes with another group of the export",
+                            write.id
+                        ))
+                        .into());
+                    }
+                    let refs = members
+                        .into_iter()
+                        .map(|m| MemberRef {
+                            value: m.value,
+                            member_type: Some(m.member_type),
+                        })
+                        .collect();
+                    memberships.push((write.id.clone(), refs));
+                    self.store
+                        .import_group(
+                            tenant,
+                            &Imported {
+                                write,
+                                created,
+                                version,
+                            },
+                        )
+                        .await?;
+                    summary.groups += 1;
                 }
                 Line::Header { .. } | Line::Tenant { .. } => {
                     return Err(
@@ -250,6 +393,40 @@ impl TransferService {
                 }
             }
         }
+        self.flush_users(tenant, &mut users).await?;
+        for (group_id, refs) in memberships {
+            for chunk in refs.chunks(IMPORT_MEMBER_BATCH) {
+                if let Some(rejected) = self.store.import_members(tenant, &group_id, chunk).await? {
+                    return Err(ScimError::invalid_value(format!(
+                        "group {group_id}: {}",
+                        rejected.detail
+                    ))
+                    .into());
+                }
+                summary.memberships += chunk.len();
+            }
+        }
         Ok(summary)
+    }
+
+    async fn flush_users(
+        &self,
+        tenant: &TenantId,
+        users: &mut Vec<Imported<crate::store::UserWrite>>,
+    ) -> CoreResult<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .import_users(tenant, users)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => CoreError::Scim(ScimError::uniqueness(
+                    "a user of the export clashes with another user of the export",
+                )),
+                other => other.into(),
+            })?;
+        users.clear();
+        Ok(())
     }
 }

@@ -100,6 +100,10 @@ impl UserService {
         self.page_limits
     }
 
+    pub fn filter_limits(&self) -> FilterLimits {
+        self.filter_limits
+    }
+
     pub async fn create(&self, tenant: &Tenant, body: &Value) -> CoreResult<ResourceRecord> {
         let doc = resource::document_from_request(user_type(), body)?;
         let write = user_write(uuid::Uuid::now_v7().to_string(), doc, clock::now())?;
@@ -118,49 +122,12 @@ impl UserService {
     }
 
     pub async fn list(&self, tenant: &Tenant, params: &ListParams) -> CoreResult<ListResult> {
-        let resolved = match params.filter.as_deref().map(str::trim) {
-            Some(f) if !f.is_empty() => Some(self.parse_filter(f)?),
-            _ => None,
-        };
-        let sort_by = match params.sort_by.as_deref().map(str::trim) {
-            Some(s) if !s.is_empty() => Some(resolve_sort_attribute(s)?),
-            _ => None,
-        };
-        let sort_order = match params
-            .sort_order
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("ascending") => SortOrder::Ascending,
-            Some("descending") => SortOrder::Descending,
-            Some(other) => {
-                return Err(ScimError::invalid_value(format!(
-                    "sortOrder must be 'ascending' or 'descending', not '{other}'"
-                ))
-                .into());
-            }
-        };
-        // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1; a negative count as 0.
-        let start_index = params.start_index.map_or(1, |s| s.max(1)) as u64;
-        let count = params
-            .count
-            .map_or(self.page_limits.default_count, |c| c.max(0) as u64)
-            .min(self.page_limits.max_count);
-        let query = ListQuery {
-            filter: resolved.as_ref(),
-            start_index,
-            count,
-            sort_by: sort_by.as_ref(),
-            sort_order,
-        };
-        let page = self.store.list_users(tenant.id(), &query).await?;
-        Ok(ListResult { page, start_index })
-    }
-
-    fn parse_filter(&self, raw: &str) -> ScimResult<Resolved> {
-        let parsed = filter::parse_filter(raw, &self.filter_limits).map_err(ScimError::from)?;
-        filter::resolve(&parsed, user_type())
+        let prepared = prepare_list(user_type(), params, &self.filter_limits, self.page_limits)?;
+        let page = self.store.list_users(tenant.id(), &prepared.query()).await?;
+        Ok(ListResult {
+            page,
+            start_index: prepared.start_index,
+        })
     }
 
     /// PUT: replaces every writable attribute (RFC 7644 §3.5.1); `id` and `meta.created` stay.
@@ -238,7 +205,10 @@ impl UserService {
     }
 }
 
-fn check_precondition(current: &ResourceRecord, expected: ExpectedVersion) -> ScimResult<()> {
+pub(crate) fn check_precondition(
+    current: &ResourceRecord,
+    expected: ExpectedVersion,
+) -> ScimResult<()> {
     match expected {
         Some(v) if v != current.version => Err(ScimError::precondition_failed(format!(
             "the resource is at version W/\"{}\", not W/\"{v}\"",
@@ -268,7 +238,76 @@ fn conflict_as_uniqueness(e: StoreError, doc: &Document) -> CoreError {
     }
 }
 
-fn resolve_sort_attribute(raw: &str) -> ScimResult<filter::ResolvedAttr> {
+/// A list request checked against a resource type: what the store's list query needs.
+pub(crate) struct PreparedList {
+    filter: Option<Resolved>,
+    sort_by: Option<filter::ResolvedAttr>,
+    sort_order: SortOrder,
+    pub(crate) start_index: u64,
+    count: u64,
+}
+
+impl PreparedList {
+    pub(crate) fn query(&self) -> ListQuery<'_> {
+        ListQuery {
+            filter: self.filter.as_ref(),
+            start_index: self.start_index,
+            count: self.count,
+            sort_by: self.sort_by.as_ref(),
+            sort_order: self.sort_order,
+        }
+    }
+}
+
+/// Parses and resolves the list parameters of RFC 7644 §3.4.2 for resources of type `rt`.
+pub(crate) fn prepare_list(
+    rt: &'static ResourceType,
+    params: &ListParams,
+    filter_limits: &FilterLimits,
+    page_limits: PageLimits,
+) -> CoreResult<PreparedList> {
+    let filter = match params.filter.as_deref().map(str::trim) {
+        Some(f) if !f.is_empty() => {
+            let parsed = filter::parse_filter(f, filter_limits).map_err(ScimError::from)?;
+            Some(filter::resolve(&parsed, rt)?)
+        }
+        _ => None,
+    };
+    let sort_by = match params.sort_by.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => Some(resolve_sort_attribute(rt, s)?),
+        _ => None,
+    };
+    let sort_order = match params
+        .sort_order
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("ascending") => SortOrder::Ascending,
+        Some("descending") => SortOrder::Descending,
+        Some(other) => {
+            return Err(ScimError::invalid_value(format!(
+                "sortOrder must be 'ascending' or 'descending', not '{other}'"
+            ))
+            .into());
+        }
+    };
+    // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1; a negative count as 0.
+    let start_index = params.start_index.map_or(1, |s| s.max(1)) as u64;
+    let count = params
+        .count
+        .map_or(page_limits.default_count, |c| c.max(0) as u64)
+        .min(page_limits.max_count);
+    Ok(PreparedList {
+        filter,
+        sort_by,
+        sort_order,
+        start_index,
+        count,
+    })
+}
+
+fn resolve_sort_attribute(rt: &'static ResourceType, raw: &str) -> ScimResult<filter::ResolvedAttr> {
     let limits = FilterLimits::default();
     let path =
         filter::parse_path(raw, &limits).map_err(|e| ScimError::invalid_value(e.to_string()))?;
@@ -276,7 +315,7 @@ fn resolve_sort_attribute(raw: &str) -> ScimResult<filter::ResolvedAttr> {
         return Err(ScimError::invalid_value("sortBy cannot contain a filter"));
     }
     // Resolving `attr pr` checks and canonicalises the name exactly as filters do.
-    match filter::resolve(&filter::Filter::Present(path.attr), user_type()) {
+    match filter::resolve(&filter::Filter::Present(path.attr), rt) {
         Ok(Resolved::Present(attr)) => Ok(attr),
         Ok(_) => Err(ScimError::invalid_value(format!("cannot sort by '{raw}'"))),
         Err(e) => Err(ScimError::invalid_value(e.detail)),

@@ -4,8 +4,10 @@
 mod discovery;
 mod error;
 mod extract;
+mod groups;
 mod health;
 mod response;
+mod search;
 mod users;
 
 use std::collections::HashMap;
@@ -16,7 +18,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use iris_core::{Store, TenantService, UserService};
+use iris_core::{GroupService, Store, TenantService, UserService};
 use iris_scim::ScimError;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -47,14 +49,17 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub tenants: TenantService,
     pub users: UserService,
+    pub groups: GroupService,
     pub config: Arc<HttpConfig>,
     token_touches: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl AppState {
+    /// The group service shares the user service's filter and paging limits.
     pub fn new(store: Arc<dyn Store>, users: UserService, config: HttpConfig) -> Self {
         Self {
             tenants: TenantService::new(store.clone()),
+            groups: GroupService::new(store.clone(), users.filter_limits(), users.page_limits()),
             users,
             store,
             config: Arc::new(config),
@@ -103,6 +108,8 @@ pub fn tenant_url(public_url: &str, tenant: &str) -> String {
 pub fn router(state: AppState) -> Router {
     let scim = Router::new()
         .merge(users::routes())
+        .merge(groups::routes())
+        .merge(search::routes())
         .merge(discovery::routes())
         .method_not_allowed_fallback(method_not_allowed);
     let request_id = HeaderName::from_static("x-request-id");

@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use iris_core::store::ResourceRecord;
+use std::collections::HashMap;
+
+use iris_core::store::{DirectGroup, ResourceRecord};
 use iris_core::users::ListParams;
 use iris_scim::projection::Projection;
 use iris_scim::resource::{self, Meta};
@@ -21,9 +23,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/Users", get(list).post(create))
         .route("/Users/.search", post(search))
-        // The tenant root search (RFC 7644 §3.4.3) spans every resource type; Users are the only
-        // one served so far.
-        .route("/.search", post(search))
         .route(
             "/Users/{id}",
             get(fetch).put(replace).patch(patch).delete(remove),
@@ -34,27 +33,75 @@ fn user_type() -> &'static ResourceType {
     schema::user_type()
 }
 
-/// Renders a stored user as the client reads it, with the requested projection.
+/// Renders a stored user as the client reads it, with the requested projection. `groups` are the
+/// user's direct memberships (its `groups` attribute, derived from the membership table).
 pub(crate) fn render(
     state: &AppState,
     tenant: &str,
     record: &ResourceRecord,
+    groups: &[DirectGroup],
     projection: &Projection,
 ) -> Value {
+    let tenant_url = state.tenant_url(tenant);
     let meta = Meta {
         created: record.created.clone(),
         last_modified: record.last_modified.clone(),
         version: record.version,
-        location: format!("{}/Users/{}", state.tenant_url(tenant), record.id),
+        location: format!("{tenant_url}/Users/{}", record.id),
     };
-    let full = resource::render(
-        user_type(),
-        &record.id,
-        &record.doc,
-        Default::default(),
-        &meta,
-    );
+    let mut extra = serde_json::Map::new();
+    if !groups.is_empty() {
+        let refs: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                json!({
+                    "value": g.group_id,
+                    "$ref": format!("{tenant_url}/Groups/{}", g.group_id),
+                    "display": g.display_name,
+                    "type": "direct",
+                })
+            })
+            .collect();
+        extra.insert("groups".into(), Value::Array(refs));
+    }
+    let full = resource::render(user_type(), &record.id, &record.doc, extra, &meta);
     projection.apply(user_type(), full)
+}
+
+/// The direct groups of each of `records`, in one query, unless the projection leaves `groups`
+/// out.
+pub(crate) async fn groups_of(
+    state: &AppState,
+    tenant: &iris_core::Tenant,
+    records: &[ResourceRecord],
+    projection: &Projection,
+) -> ApiResult<HashMap<String, Vec<DirectGroup>>> {
+    let mut by_user: HashMap<String, Vec<DirectGroup>> = HashMap::new();
+    if records.is_empty() || projection.excludes("groups") {
+        return Ok(by_user);
+    }
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    for g in state.groups.direct_groups(tenant, &ids).await? {
+        by_user.entry(g.member_id.clone()).or_default().push(g);
+    }
+    Ok(by_user)
+}
+
+/// Renders a page of users with their groups (one membership query for the page).
+pub(crate) async fn render_all(
+    state: &AppState,
+    tenant: &iris_core::Tenant,
+    records: &[ResourceRecord],
+    projection: &Projection,
+) -> ApiResult<Vec<Value>> {
+    let groups = groups_of(state, tenant, records, projection).await?;
+    Ok(records
+        .iter()
+        .map(|r| {
+            let mine = groups.get(&r.id).map_or(&[][..], Vec::as_slice);
+            render(state, tenant.name(), r, mine, projection)
+        })
+        .collect())
 }
 
 fn projection(params: &QueryParams) -> Projection {
@@ -65,18 +112,21 @@ fn projection(params: &QueryParams) -> Projection {
     )
 }
 
-fn resource_response(
+async fn resource_response(
     state: &AppState,
-    tenant: &str,
+    tenant: &iris_core::Tenant,
     status: StatusCode,
     record: &ResourceRecord,
     p: &Projection,
-) -> Response {
-    let body = render(state, tenant, record, p);
-    with_etag(
+) -> ApiResult<Response> {
+    let body = render_all(state, tenant, std::slice::from_ref(record), p)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    Ok(with_etag(
         scim_json(status, &body),
         &format!("W/\"{}\"", record.version),
-    )
+    ))
 }
 
 async fn create(
@@ -87,12 +137,17 @@ async fn create(
 ) -> ApiResult<Response> {
     let record = state.users.create(&tenant, &body).await?;
     let location = format!("{}/Users/{}", state.tenant_url(tenant.name()), record.id);
-    let response = resource_response(
+    // A new user belongs to no group yet.
+    let body = render(
         &state,
         tenant.name(),
-        StatusCode::CREATED,
         &record,
+        &[],
         &projection(&params),
+    );
+    let response = with_etag(
+        scim_json(StatusCode::CREATED, &body),
+        &format!("W/\"{}\"", record.version),
     );
     Ok(with_location(response, &location))
 }
@@ -113,13 +168,14 @@ async fn fetch(
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         return Ok(with_etag(response, &format!("W/\"{}\"", record.version)));
     }
-    Ok(resource_response(
+    resource_response(
         &state,
-        tenant.name(),
+        &tenant,
         StatusCode::OK,
         &record,
         &projection(&params),
-    ))
+    )
+    .await
 }
 
 async fn list(
@@ -127,14 +183,19 @@ async fn list(
     TenantAuth(tenant): TenantAuth,
     params: QueryParams,
 ) -> ApiResult<Response> {
-    let list_params = ListParams {
+    let list_params = list_params(&params)?;
+    list_response(&state, &tenant, &list_params, &projection(&params)).await
+}
+
+/// The list parameters of a GET query string.
+pub(crate) fn list_params(params: &QueryParams) -> ApiResult<ListParams> {
+    Ok(ListParams {
         filter: params.get("filter").map(str::to_owned),
         start_index: params.int("startIndex")?,
         count: params.int("count")?,
         sort_by: params.get("sortBy").map(str::to_owned),
         sort_order: params.get("sortOrder").map(str::to_owned),
-    };
-    list_response(&state, &tenant, &list_params, &projection(&params)).await
+    })
 }
 
 /// POST `/Users/.search` (RFC 7644 §3.4.3): the same query as GET, in a SearchRequest body.
@@ -143,11 +204,24 @@ async fn search(
     TenantAuth(tenant): TenantAuth,
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
-    let (list_params, projection) = search_request(&body)?;
+    let (list_params, projection) = search_request(&body, user_type())?;
     list_response(&state, &tenant, &list_params, &projection).await
 }
 
-pub(crate) fn search_request(body: &Value) -> ApiResult<(ListParams, Projection)> {
+/// The query and projection of a SearchRequest body, the projection for resources of type `rt`.
+pub(crate) fn search_request(
+    body: &Value,
+    rt: &'static ResourceType,
+) -> ApiResult<(ListParams, Projection)> {
+    let (params, attributes, excluded) = search_fields(body)?;
+    let projection = Projection::parse(rt, attributes.as_deref(), excluded.as_deref());
+    Ok((params, projection))
+}
+
+/// The list parameters, `attributes` and `excludedAttributes` of a SearchRequest body.
+pub(crate) fn search_fields(
+    body: &Value,
+) -> ApiResult<(ListParams, Option<String>, Option<String>)> {
     let Some(fields) = body.as_object() else {
         return Err(
             iris_scim::ScimError::invalid_syntax("a SearchRequest must be a JSON object").into(),
@@ -198,8 +272,7 @@ pub(crate) fn search_request(body: &Value) -> ApiResult<(ListParams, Projection)
     };
     let attributes = text("attributes")?;
     let excluded = text("excludedAttributes")?;
-    let projection = Projection::parse(user_type(), attributes.as_deref(), excluded.as_deref());
-    Ok((params, projection))
+    Ok((params, attributes, excluded))
 }
 
 async fn list_response(
@@ -209,12 +282,7 @@ async fn list_response(
     projection: &Projection,
 ) -> ApiResult<Response> {
     let result = state.users.list(tenant, params).await?;
-    let resources: Vec<Value> = result
-        .page
-        .records
-        .iter()
-        .map(|r| render(state, tenant.name(), r, projection))
-        .collect();
+    let resources = render_all(state, tenant, &result.page.records, projection).await?;
     let body = json!({
         "schemas": [LIST_RESPONSE],
         "totalResults": result.page.total,
@@ -235,13 +303,14 @@ async fn replace(
 ) -> ApiResult<Response> {
     let expected = EntityTag::expected_version(pre.if_match);
     let record = state.users.replace(&tenant, &id, &body, expected).await?;
-    Ok(resource_response(
+    resource_response(
         &state,
-        tenant.name(),
+        &tenant,
         StatusCode::OK,
         &record,
         &projection(&params),
-    ))
+    )
+    .await
 }
 
 async fn patch(
@@ -262,13 +331,14 @@ async fn patch(
         }
         err
     })?;
-    Ok(resource_response(
+    resource_response(
         &state,
-        tenant.name(),
+        &tenant,
         StatusCode::OK,
         &record,
         &projection(&params),
-    ))
+    )
+    .await
 }
 
 async fn remove(

@@ -16,6 +16,10 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865: a cursor that Iris did not issue for this query.
+    InvalidCursor,
+    /// RFC 9865: a `count` outside 1..=maxPageSize in cursor paging.
+    InvalidCount,
 }
 
 impl ScimType {
@@ -31,6 +35,8 @@ impl ScimType {
             Self::InvalidValue => "invalidValue",
             Self::InvalidVers => "invalidVers",
             Self::Sensitive => "sensitive",
+            Self::InvalidCursor => "invalidCursor",
+            Self::InvalidCount => "invalidCount",
         }
     }
 }

@@ -660,14 +660,14 @@ pub fn group_type() -> &'static ResourceType {
     &GROUP_TYPE
 }
 
-/// Resource types served over HTTP. Groups join when their endpoint exists.
+/// Resource types served over HTTP.
 pub fn served_resource_types() -> Vec<&'static ResourceType> {
-    vec![user_type()]
+    vec![user_type(), group_type()]
 }
 
 /// Every schema advertised by `/Schemas`.
 pub fn served_schemas() -> Vec<&'static Schema> {
-    vec![&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA]
+    vec![&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA, &GROUP_SCHEMA]
 }
 
 /// Looks a served schema up by URN, case-insensitively.

@@ -58,6 +58,11 @@ pub trait Dialect {
     /// Suffix of a SELECT that locks the rows it reads for the rest of the write transaction.
     /// SQLite needs none: `BEGIN IMMEDIATE` already holds the database's write lock.
     fn lock_row(&self) -> &'static str;
+
+    /// Suffix of a SELECT that keeps the rows it reads from being deleted (or their keys
+    /// changed) until the write transaction ends, without blocking ordinary updates. SQLite
+    /// needs none, for the same reason as [`Dialect::lock_row`].
+    fn lock_key_share(&self) -> &'static str;
 }
 
 impl Dialect for Backend {
@@ -123,6 +128,13 @@ impl Dialect for Backend {
         match self {
             Self::Sqlite => "",
             Self::Postgres => " FOR UPDATE",
+        }
+    }
+
+    fn lock_key_share(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR KEY SHARE",
         }
     }
 }

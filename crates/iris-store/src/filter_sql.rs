@@ -1,10 +1,22 @@
-//! Compiles a resolved SCIM filter into a SQL condition over the `users` table (alias `u`).
+//! Compiles a resolved SCIM filter into a SQL condition over the `users` table (alias `u`) or the
+//! `groups` table (alias `g`), chosen by [`Target`].
 //!
 //! The compiler emits only bind placeholders for values and only schema-derived identifiers, never
 //! client text. Semantics follow `iris_scim::filter::eval` exactly (the in-memory evaluator):
-//! every leaf is two-valued (`COALESCE(leaf, FALSE)`), so `not` over a missing attribute is true;
-//! `ne` is `not eq`; `eq null` means "not present". Strings of case-insensitive attributes are
-//! compared in the lowercased form the shadow columns and `search_doc` hold.
+//! every leaf is two-valued, so `not` over a missing attribute is true; `ne` is `not eq`; `eq null`
+//! means "not present". Strings of case-insensitive attributes are compared in the lowercased form
+//! the shadow columns and `search_doc` hold.
+//!
+//! Two-valued leaves: a leaf whose operand is NULL (an absent attribute) must count as false. Under
+//! a `not` that takes `COALESCE(leaf, FALSE)`; everywhere else (only `and`, `or` and `EXISTS` above
+//! the leaf) SQL's NULL already selects nothing, exactly like false, so the leaf is emitted bare.
+//! That matters: `COALESCE(col = $1, FALSE)` cannot use an index, `col = $1` can, and the hot
+//! filters (`userName eq`, `displayName eq`, Entra's `id eq "G" and members[value eq "U"]`) are
+//! all positive.
+//!
+//! Multi-valued attributes kept in side tables compile to an `EXISTS` over their rows: `emails`
+//! and `phoneNumbers` of users (`user_values`), a group's `members` and a user's `groups` (both
+//! `group_members`, on its primary key and its member index respectively).
 
 use iris_scim::filter::{CompValue, CompareOp, Resolved, ResolvedAttr};
 use iris_scim::schema::{AttrType, Attribute};
@@ -23,13 +35,56 @@ pub enum Bind {
 /// Multi-valued attributes whose `value`/`type`/`primary` are mirrored in `user_values`.
 const SIDE_TABLE_ATTRIBUTES: [&str; 2] = ["emails", "phoneNumbers"];
 
-/// Where a leaf is evaluated: on the user row, on one JSON element of a multi-valued attribute,
-/// or on one `user_values` row.
+/// The resource table a filter selects rows of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Users,
+    Groups,
+}
+
+impl Target {
+    /// The alias the compiled condition uses for the table's row.
+    pub fn alias(self) -> &'static str {
+        match self {
+            Self::Users => "u",
+            Self::Groups => "g",
+        }
+    }
+
+    pub fn table(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Groups => "groups",
+        }
+    }
+
+    fn core_schema(self) -> &'static str {
+        match self {
+            Self::Users => iris_scim::schema::USER,
+            Self::Groups => iris_scim::schema::GROUP,
+        }
+    }
+}
+
+/// A side table that holds the elements of a multi-valued attribute, one row each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    /// `user_values`: a user's emails and phoneNumbers (`value`, `type`, `primary`).
+    UserValues,
+    /// `group_members` by group: a group's `members` (`value`, `type`).
+    Members,
+    /// `group_members` by member, joined to the group: a user's `groups` (`value`, `display`,
+    /// `type`, always "direct").
+    MemberOf,
+}
+
+/// Where a leaf is evaluated: on the resource row, on one JSON element of a multi-valued
+/// attribute, or on one row of a side table (with its alias).
 #[derive(Clone)]
 enum Scope {
     Row,
     Element(String),
-    SideRow(String),
+    Related(Relation, String),
 }
 
 /// How a leaf's SQL expression reads.
@@ -48,19 +103,25 @@ enum Operand {
 
 pub struct Compiler {
     backend: Backend,
+    target: Target,
     pub binds: Vec<Bind>,
     first_param: usize,
     aliases: usize,
+    /// Whether the leaf being compiled is under a `not` (within the current `EXISTS`), where a
+    /// NULL would turn into true and must be made false first.
+    negated: bool,
 }
 
 impl Compiler {
     /// `first_param` is the number of the first placeholder this compiler may use.
-    pub fn new(backend: Backend, first_param: usize) -> Self {
+    pub fn new(backend: Backend, target: Target, first_param: usize) -> Self {
         Self {
             backend,
+            target,
             binds: Vec::new(),
             first_param,
             aliases: 0,
+            negated: false,
         }
     }
 
@@ -74,9 +135,13 @@ impl Compiler {
         format!("{prefix}{}", self.aliases)
     }
 
-    /// The SQL condition for `filter` on the row `u`.
+    /// The SQL condition for `filter` on the target's row.
     pub fn condition(&mut self, filter: &Resolved) -> String {
         self.compile(filter, &Scope::Row)
+    }
+
+    fn row(&self) -> &'static str {
+        self.target.alias()
     }
 
     fn compile(&mut self, filter: &Resolved, scope: &Scope) -> String {
@@ -91,13 +156,30 @@ impl Compiler {
             Resolved::Or(a, b) => {
                 format!("({} OR {})", self.compile(a, scope), self.compile(b, scope))
             }
-            Resolved::Not(inner) => format!("(NOT {})", self.compile(inner, scope)),
-            Resolved::Present(attr) => self.two_valued(|c| c.leaf(attr, None, scope)),
+            Resolved::Not(inner) => {
+                let outer = std::mem::replace(&mut self.negated, true);
+                let sql = self.compile(inner, scope);
+                self.negated = outer;
+                format!("(NOT {sql})")
+            }
+            Resolved::Present(attr) => self.leaf_value(|c| c.leaf(attr, None, scope)),
             Resolved::Compare(attr, op, value) => self.compare(attr, *op, value, scope),
             Resolved::ValuePath(attr, inner) => self.value_path(attr, inner),
         }
     }
 
+    /// A leaf as a condition: bare where NULL already means "not selected", made two-valued
+    /// under a `not`.
+    fn leaf_value(&mut self, leaf: impl FnOnce(&mut Self) -> String) -> String {
+        let sql = leaf(self);
+        if self.negated {
+            format!("COALESCE({sql}, FALSE)")
+        } else {
+            sql
+        }
+    }
+
+    /// A leaf that is about to be negated: always two-valued.
     fn two_valued(&mut self, leaf: impl FnOnce(&mut Self) -> String) -> String {
         format!("COALESCE({}, FALSE)", leaf(self))
     }
@@ -113,12 +195,12 @@ impl Compiler {
             (CompareOp::Eq, CompValue::Null) => {
                 format!("(NOT {})", self.two_valued(|c| c.leaf(attr, None, scope)))
             }
-            (CompareOp::Ne, CompValue::Null) => self.two_valued(|c| c.leaf(attr, None, scope)),
+            (CompareOp::Ne, CompValue::Null) => self.leaf_value(|c| c.leaf(attr, None, scope)),
             (CompareOp::Ne, _) => {
                 let eq = self.two_valued(|c| c.leaf(attr, Some((CompareOp::Eq, value)), scope));
                 format!("(NOT {eq})")
             }
-            _ => self.two_valued(|c| c.leaf(attr, Some((op, value)), scope)),
+            _ => self.leaf_value(|c| c.leaf(attr, Some((op, value)), scope)),
         }
     }
 
@@ -163,24 +245,52 @@ impl Compiler {
     }
 
     /// `EXISTS` over the elements of a multi-valued attribute, using the indexed side table when
-    /// every sub-attribute involved is mirrored there.
+    /// every sub-attribute involved is mirrored there. The body starts a new positive context:
+    /// `EXISTS` itself is never NULL.
     fn any_element(
         &mut self,
         attr: &ResolvedAttr,
         body: impl FnOnce(&mut Self, &Scope) -> String,
         subs: Vec<&str>,
     ) -> String {
-        let side = SIDE_TABLE_ATTRIBUTES.contains(&attr.attr.name)
-            && subs
-                .iter()
-                .all(|s| matches!(*s, "value" | "type" | "primary"));
-        if side {
-            let v = self.alias("v");
-            let name = self.param(Bind::Text(attr.attr.name.to_owned()));
-            let cond = body(self, &Scope::SideRow(v.clone()));
-            return format!(
-                "EXISTS (SELECT 1 FROM user_values {v} WHERE {v}.tenant_id = u.tenant_id AND {v}.user_id = u.id AND {v}.attribute = {name} AND {cond})"
-            );
+        let outer = std::mem::replace(&mut self.negated, false);
+        let sql = self.any_element_positive(attr, body, &subs);
+        self.negated = outer;
+        sql
+    }
+
+    fn any_element_positive(
+        &mut self,
+        attr: &ResolvedAttr,
+        body: impl FnOnce(&mut Self, &Scope) -> String,
+        subs: &[&str],
+    ) -> String {
+        let row = self.row();
+        match self.relation(attr, subs) {
+            Some(Relation::UserValues) => {
+                let v = self.alias("v");
+                let name = self.param(Bind::Text(attr.attr.name.to_owned()));
+                let cond = body(self, &Scope::Related(Relation::UserValues, v.clone()));
+                return format!(
+                    "EXISTS (SELECT 1 FROM user_values {v} WHERE {v}.tenant_id = {row}.tenant_id AND {v}.user_id = {row}.id AND {v}.attribute = {name} AND {cond})"
+                );
+            }
+            Some(Relation::Members) => {
+                let m = self.alias("m");
+                let cond = body(self, &Scope::Related(Relation::Members, m.clone()));
+                return format!(
+                    "EXISTS (SELECT 1 FROM group_members {m} WHERE {m}.tenant_id = {row}.tenant_id AND {m}.group_id = {row}.id AND {cond})"
+                );
+            }
+            Some(Relation::MemberOf) => {
+                let m = self.alias("m");
+                let cond = body(self, &Scope::Related(Relation::MemberOf, m.clone()));
+                return format!(
+                    "EXISTS (SELECT 1 FROM group_members {m} JOIN groups {m}g ON {m}g.tenant_id = {m}.tenant_id AND {m}g.id = {m}.group_id \
+                     WHERE {m}.tenant_id = {row}.tenant_id AND {m}.member_id = {row}.id AND {cond})"
+                );
+            }
+            None => {}
         }
         let e = self.alias("e");
         let path = attr.json_path();
@@ -189,9 +299,32 @@ impl Compiler {
             .take(path.len() - usize::from(attr.sub.is_some()))
             .copied()
             .collect();
-        let from = self.backend.json_elements("u.search_doc", &top, &e);
+        let from = self
+            .backend
+            .json_elements(&format!("{row}.search_doc"), &top, &e);
         let cond = body(self, &Scope::Element(self.backend.element(&e)));
         format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})")
+    }
+
+    /// The side table holding the elements of multi-valued `attr`, if any. Members and groups
+    /// exist only there; emails and phoneNumbers only for the sub-attributes it mirrors.
+    fn relation(&self, attr: &ResolvedAttr, subs: &[&str]) -> Option<Relation> {
+        if attr.schema.id != self.target.core_schema() {
+            return None;
+        }
+        match (self.target, attr.attr.name) {
+            (Target::Users, "groups") => Some(Relation::MemberOf),
+            (Target::Groups, "members") => Some(Relation::Members),
+            (Target::Users, name)
+                if SIDE_TABLE_ATTRIBUTES.contains(&name)
+                    && subs
+                        .iter()
+                        .all(|s| matches!(*s, "value" | "type" | "primary")) =>
+            {
+                Some(Relation::UserValues)
+            }
+            _ => None,
+        }
     }
 
     fn value_path(&mut self, attr: &ResolvedAttr, inner: &Resolved) -> String {
@@ -212,31 +345,42 @@ impl Compiler {
 
     fn operand(&mut self, attr: &ResolvedAttr, scope: &Scope) -> Option<Operand> {
         let leaf = attr.leaf();
+        let text = |expr: String, lowered: bool| Some(Operand::Text { expr, lowered });
         match scope {
-            Scope::SideRow(v) => Some(match attr.sub.map(|s| s.name) {
-                Some("type") => Operand::Text {
-                    expr: format!("{v}.type_lower"),
-                    lowered: true,
-                },
-                Some("primary") => Operand::BoolColumn(format!("{v}.is_primary")),
-                _ => Operand::Text {
-                    expr: format!("{v}.value_lower"),
-                    lowered: true,
-                },
-            }),
+            Scope::Related(Relation::UserValues, v) => match attr.sub.map(|s| s.name) {
+                Some("type") => text(format!("{v}.type_lower"), true),
+                Some("primary") => Some(Operand::BoolColumn(format!("{v}.is_primary"))),
+                _ => text(format!("{v}.value_lower"), true),
+            },
+            // `members.value` is not caseExact (RFC 7643 §8.7.1), and the ids Iris issues are
+            // lowercase UUIDs: comparing the stored id with the lowercased value is the
+            // case-insensitive match, and keeps the membership check a primary-key lookup.
+            Scope::Related(Relation::Members, m) => match attr.sub.map(|s| s.name) {
+                None | Some("value") => text(format!("{m}.member_id"), true),
+                Some("type") => text(format!("lower({m}.member_type)"), true),
+                // `display` and `$ref` are not stored per membership.
+                _ => None,
+            },
+            Scope::Related(Relation::MemberOf, m) => match attr.sub.map(|s| s.name) {
+                None | Some("value") => text(format!("{m}.group_id"), true),
+                Some("display") => text(format!("{m}g.display_name_lower"), true),
+                Some("type") => text("'direct'".to_owned(), true),
+                _ => None,
+            },
             Scope::Element(elem) => {
                 let sub = attr.sub?;
                 Some(self.json_operand(elem, &[sub.name], sub))
             }
             Scope::Row => {
-                if let Some(col) = row_column(attr) {
+                if let Some(col) = row_column(self.target, attr) {
                     return Some(col);
                 }
-                if attr.schema.id == iris_scim::schema::USER && attr.attr.name == "meta" {
+                if attr.schema.id == self.target.core_schema() && attr.attr.name == "meta" {
                     return None; // meta.resourceType/location/version are not stored per row
                 }
                 let path = attr.json_path();
-                Some(self.json_operand("u.search_doc", &path, leaf))
+                let doc = format!("{}.search_doc", self.row());
+                Some(self.json_operand(&doc, &path, leaf))
             }
         }
     }
@@ -361,24 +505,25 @@ fn text_value(leaf: &Attribute, value: &CompValue, lowered: bool) -> Option<Stri
 }
 
 /// Columns that mirror an attribute, so the hot filters are index lookups.
-fn row_column(attr: &ResolvedAttr) -> Option<Operand> {
-    if attr.schema.id != iris_scim::schema::USER {
+fn row_column(target: Target, attr: &ResolvedAttr) -> Option<Operand> {
+    if attr.schema.id != target.core_schema() {
         return None;
     }
-    let text = |expr: &str, lowered: bool| {
+    let alias = target.alias();
+    let text = |column: &str, lowered: bool| {
         Some(Operand::Text {
-            expr: expr.to_owned(),
+            expr: format!("{alias}.{column}"),
             lowered,
         })
     };
-    match (attr.attr.name, attr.sub.map(|s| s.name)) {
-        ("id", None) => text("u.id", false),
-        ("userName", None) => text("u.user_name_lower", true),
-        ("externalId", None) => text("u.external_id", false),
-        ("displayName", None) => text("u.display_name_lower", true),
-        ("active", None) => Some(Operand::BoolColumn("u.active".into())),
-        ("meta", Some("created")) => text("u.created", false),
-        ("meta", Some("lastModified")) => text("u.last_modified", false),
+    match (target, attr.attr.name, attr.sub.map(|s| s.name)) {
+        (_, "id", None) => text("id", false),
+        (_, "externalId", None) => text("external_id", false),
+        (_, "displayName", None) => text("display_name_lower", true),
+        (_, "meta", Some("created")) => text("created", false),
+        (_, "meta", Some("lastModified")) => text("last_modified", false),
+        (Target::Users, "userName", None) => text("user_name_lower", true),
+        (Target::Users, "active", None) => Some(Operand::BoolColumn(format!("{alias}.active"))),
         _ => None,
     }
 }
@@ -398,9 +543,9 @@ fn collect_subs<'a>(filter: &'a Resolved, out: &mut Vec<&'a str>) {
 
 /// The ORDER BY expression for a sort attribute (RFC 7644 §3.4.2.3); multi-valued attributes sort
 /// by their first element.
-pub fn sort_expression(backend: Backend, attr: &ResolvedAttr) -> String {
+pub fn sort_expression(backend: Backend, target: Target, attr: &ResolvedAttr) -> String {
     let collate = backend.collate_binary();
-    if let Some(Operand::Text { expr, .. } | Operand::BoolColumn(expr)) = row_column(attr) {
+    if let Some(Operand::Text { expr, .. } | Operand::BoolColumn(expr)) = row_column(target, attr) {
         return format!("{expr}{collate}");
     }
     let mut path: Vec<String> = attr.json_path().iter().map(|s| (*s).to_owned()).collect();
@@ -409,5 +554,76 @@ pub fn sort_expression(backend: Backend, attr: &ResolvedAttr) -> String {
         path.insert(top, "0".to_owned());
     }
     let refs: Vec<&str> = path.iter().map(String::as_str).collect();
-    format!("{}{collate}", backend.json_text("u.search_doc", &refs))
+    let doc = format!("{}.search_doc", target.alias());
+    format!("{}{collate}", backend.json_text(&doc, &refs))
+}
+
+#[cfg(test)]
+mod tests {
+    use iris_scim::filter::{FilterLimits, parse_filter, resolve};
+    use iris_scim::schema::{ResourceType, group_type, user_type};
+
+    use super::*;
+
+    fn compile(backend: Backend, target: Target, rt: &'static ResourceType, f: &str) -> String {
+        let parsed = parse_filter(f, &FilterLimits::default()).unwrap();
+        let resolved = resolve(&parsed, rt).unwrap();
+        Compiler::new(backend, target, 2).condition(&resolved)
+    }
+
+    #[test]
+    fn the_membership_check_is_a_primary_key_lookup_without_coalesce() {
+        let sql = compile(
+            Backend::Postgres,
+            Target::Groups,
+            group_type(),
+            r#"id eq "G" and members[value eq "U"]"#,
+        );
+        assert_eq!(
+            sql,
+            "(g.id = $2 AND EXISTS (SELECT 1 FROM group_members m1 WHERE m1.tenant_id = g.tenant_id \
+             AND m1.group_id = g.id AND m1.member_id = $3))"
+        );
+        let sql = compile(
+            Backend::Sqlite,
+            Target::Groups,
+            group_type(),
+            r#"displayName eq "Ops""#,
+        );
+        assert_eq!(sql, "g.display_name_lower = $2");
+    }
+
+    #[test]
+    fn leaves_under_not_are_two_valued_and_exists_restarts_positive() {
+        let sql = compile(
+            Backend::Sqlite,
+            Target::Users,
+            user_type(),
+            r#"not (title eq "x" or emails[not (type eq "work")])"#,
+        );
+        assert!(sql.starts_with("(NOT (COALESCE(json_extract(u.search_doc"), "{sql}");
+        assert!(
+            sql.contains("(NOT COALESCE(v1.type_lower = $4, FALSE))"),
+            "{sql}"
+        );
+        let sql = compile(
+            Backend::Sqlite,
+            Target::Users,
+            user_type(),
+            r#"userName eq "A" and groups.display eq "Ops""#,
+        );
+        assert!(sql.starts_with("(u.user_name_lower = $2 AND EXISTS (SELECT 1 FROM group_members m1 JOIN groups m1g"), "{sql}");
+        assert!(sql.ends_with("m1g.display_name_lower = $3))"), "{sql}");
+    }
+
+    #[test]
+    fn member_attributes_without_a_column_match_nothing() {
+        let sql = compile(
+            Backend::Postgres,
+            Target::Groups,
+            group_type(),
+            r#"members.display pr"#,
+        );
+        assert!(sql.contains("AND FALSE)"), "{sql}");
+    }
 }

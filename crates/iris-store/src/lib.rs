@@ -4,6 +4,7 @@
 
 mod dialect;
 mod filter_sql;
+mod groups_sql;
 mod sql_store;
 
 use std::sync::Arc;

@@ -9,34 +9,36 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use iris_core::StoreError;
 use iris_core::store::{
-    ListPage, ListQuery, Modified, Mutation, ResourceRecord, SortOrder, Store, TenantId, TenantRow,
-    TokenRow, UserWrite,
+    DirectGroup, GroupMutation, GroupWrite, Imported, Inserted, ListPage, ListQuery, Member,
+    Modified, Mutation, ResourceRecord, SortOrder, Store, TenantId, TenantRow, TokenRow, UserWrite,
 };
+use iris_scim::ScimError;
+use iris_scim::patch::MemberRef;
 use iris_scim::resource::Document;
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AssertSqlSafe, Executor, Row};
 
 use crate::dialect::{Backend, Dialect};
-use crate::filter_sql::{Bind, Compiler, sort_expression};
+use crate::filter_sql::{Bind, Compiler, Target, sort_expression};
 use crate::{ConnectError, PoolConfig};
 
 pub struct SqlStore {
-    backend: Backend,
-    reader: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) reader: AnyPool,
     writer: AnyPool,
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-fn db_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
         _ => StoreError::Database(e.to_string()),
     }
 }
 
-fn bind_all<'q>(mut query: AnyQuery<'q>, binds: &[Bind]) -> AnyQuery<'q> {
+pub(crate) fn bind_all<'q>(mut query: AnyQuery<'q>, binds: &[Bind]) -> AnyQuery<'q> {
     for b in binds {
         query = match b {
             Bind::Text(s) => query.bind(s.clone()),
@@ -145,7 +147,9 @@ impl SqlStore {
         self.reader.close().await;
     }
 
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         self.writer
             .begin_with(self.backend.begin_write())
             .await
@@ -182,7 +186,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRow, sqlx::Error> {
     })
 }
 
-fn record_from_row(row: &AnyRow) -> Result<ResourceRecord, StoreError> {
+pub(crate) fn record_from_row(row: &AnyRow) -> Result<ResourceRecord, StoreError> {
     let doc_text: String = row.try_get("doc").map_err(db_error)?;
     let doc: Document = serde_json::from_str(&doc_text)
         .map_err(|e| StoreError::Database(format!("stored document is not JSON: {e}")))?;
@@ -195,12 +199,17 @@ fn record_from_row(row: &AnyRow) -> Result<ResourceRecord, StoreError> {
     })
 }
 
-fn json_text(doc: &impl serde::Serialize) -> Result<String, StoreError> {
+pub(crate) fn json_text(doc: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(doc).map_err(|e| StoreError::Database(e.to_string()))
 }
 
 const TOKEN_COLUMNS: &str = "id, tenant_id, label, secret_hash, created, last_used, revoked_at";
 const RECORD_COLUMNS: &str = "u.id, u.doc, u.created, u.last_modified, u.version";
+
+/// The columns [`record_from_row`] reads, for the table aliased `alias`.
+pub(crate) fn record_columns(alias: &str) -> String {
+    format!("{alias}.id, {alias}.doc, {alias}.created, {alias}.last_modified, {alias}.version")
+}
 
 impl SqlStore {
     /// Inserts a user with the given metadata, with its side rows, in one transaction.
@@ -211,6 +220,28 @@ impl SqlStore {
         created: &str,
         version: i64,
     ) -> Result<ResourceRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
+        self.insert_user_in(&mut tx, tenant, user, created, version)
+            .await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(ResourceRecord {
+            id: user.id.clone(),
+            doc: user.doc.clone(),
+            created: created.to_owned(),
+            last_modified: user.now.clone(),
+            version,
+        })
+    }
+
+    /// Inserts a user row and its side rows inside `tx`.
+    async fn insert_user_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        tenant: &TenantId,
+        user: &UserWrite,
+        created: &str,
+        version: i64,
+    ) -> Result<(), StoreError> {
         let doc = json_text(&user.doc)?;
         let search = json_text(&user.shadow.search_doc)?;
         let sql = format!(
@@ -219,7 +250,6 @@ impl SqlStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {})",
             self.backend.json_param(11)
         );
-        let mut tx = self.begin_write().await?;
         sqlx::query(AssertSqlSafe(sql))
             .bind(tenant.as_str().to_owned())
             .bind(user.id.clone())
@@ -235,15 +265,7 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        self.write_values(&mut tx, tenant, user, false).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(ResourceRecord {
-            id: user.id.clone(),
-            doc: user.doc.clone(),
-            created: created.to_owned(),
-            last_modified: user.now.clone(),
-            version,
-        })
+        self.write_values(tx, tenant, user, false).await
     }
 
     /// Rewrites the side-table rows of one user inside `tx`.
@@ -298,12 +320,88 @@ impl SqlStore {
     }
 
     /// After an UPDATE/DELETE guarded by a version touched no row: was the row gone, or newer?
-    async fn missing_or_stale(&self, tenant: &TenantId, id: &str) -> StoreError {
-        match self.user(tenant, id).await {
+    pub(crate) async fn missing_or_stale(&self, target: Target, tenant: &TenantId, id: &str) -> StoreError {
+        let found = match target {
+            Target::Users => self.user(tenant, id).await,
+            Target::Groups => self.group(tenant, id).await,
+        };
+        match found {
             Ok(Some(_)) => StoreError::VersionMismatch,
             Ok(None) => StoreError::NotFound,
             Err(e) => e,
         }
+    }
+
+    /// One page of a filtered, ordered list of users or groups, with the total, read in one
+    /// snapshot.
+    pub(crate) async fn list_records(
+        &self,
+        target: Target,
+        tenant: &TenantId,
+        query: &ListQuery<'_>,
+    ) -> Result<ListPage, StoreError> {
+        let alias = target.alias();
+        let table = target.table();
+        let mut compiler = Compiler::new(self.backend, target, 2);
+        let condition = query.filter.map(|f| compiler.condition(f));
+        let mut binds = vec![Bind::Text(tenant.as_str().to_owned())];
+        binds.append(&mut compiler.binds);
+        let where_clause = match &condition {
+            Some(c) => format!("{alias}.tenant_id = $1 AND {c}"),
+            None => format!("{alias}.tenant_id = $1"),
+        };
+
+        let mut tx = self
+            .reader
+            .begin_with(self.begin_read_statement())
+            .await
+            .map_err(db_error)?;
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} {alias} WHERE {where_clause}");
+        let total: i64 = bind_all(sqlx::query(AssertSqlSafe(count_sql)), &binds)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .try_get("n")
+            .map_err(db_error)?;
+
+        let offset = query.start_index.saturating_sub(1);
+        let mut records = Vec::new();
+        if query.count > 0 && offset < total as u64 {
+            let direction = match query.sort_order {
+                SortOrder::Ascending => "ASC",
+                SortOrder::Descending => "DESC",
+            };
+            let order = match query.sort_by {
+                // NULLs (absent values) sort last in both directions, the same on both engines.
+                Some(attr) => {
+                    let expr = sort_expression(self.backend, target, attr);
+                    format!(
+                        "CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END, {expr} {direction}, {alias}.id"
+                    )
+                }
+                None => format!("{alias}.id"),
+            };
+            let n = binds.len();
+            let page_sql = format!(
+                "SELECT {} FROM {table} {alias} WHERE {where_clause} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                record_columns(alias),
+                n + 1,
+                n + 2
+            );
+            let mut page_binds = binds.clone();
+            page_binds.push(Bind::Int(query.count.min(i64::MAX as u64) as i64));
+            page_binds.push(Bind::Int(offset.min(i64::MAX as u64) as i64));
+            let rows = bind_all(sqlx::query(AssertSqlSafe(page_sql)), &page_binds)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(ListPage {
+            total: total.max(0) as u64,
+            records,
+        })
     }
 }
 
@@ -370,6 +468,8 @@ impl Store for SqlStore {
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for sql in [
+            "DELETE FROM group_members WHERE tenant_id = $1",
+            "DELETE FROM groups WHERE tenant_id = $1",
             "DELETE FROM user_values WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM tokens WHERE tenant_id = $1",
@@ -563,14 +663,9 @@ impl Store for SqlStore {
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        // Side rows first: SQLite enforces the cascade only where foreign keys are on, and being
-        // explicit keeps both engines identical.
-        sqlx::query("DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant.as_str().to_owned())
-            .bind(id.to_owned())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        // The user row first: on PostgreSQL that waits for any transaction that is making this
+        // user a member (it holds the row with FOR KEY SHARE), so the membership rows deleted
+        // next include the ones it wrote.
         let done = match expected_version {
             Some(v) => {
                 sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND version = $3")
@@ -587,7 +682,20 @@ impl Store for SqlStore {
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
             drop(tx);
-            return Err(self.missing_or_stale(tenant, id).await);
+            return Err(self.missing_or_stale(Target::Users, tenant, id).await);
+        }
+        // Side rows and memberships explicitly: the foreign-key cascade covers user_values only
+        // where foreign keys are enforced, and memberships have no foreign key on the member.
+        for sql in [
+            "DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2",
+            "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(tenant.as_str().to_owned())
+                .bind(id.to_owned())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(())
@@ -598,62 +706,98 @@ impl Store for SqlStore {
         tenant: &TenantId,
         query: &ListQuery<'_>,
     ) -> Result<ListPage, StoreError> {
-        let mut compiler = Compiler::new(self.backend, 2);
-        let condition = query.filter.map(|f| compiler.condition(f));
-        let mut binds = vec![Bind::Text(tenant.as_str().to_owned())];
-        binds.append(&mut compiler.binds);
-        let where_clause = match &condition {
-            Some(c) => format!("u.tenant_id = $1 AND {c}"),
-            None => "u.tenant_id = $1".to_owned(),
-        };
+        self.list_records(Target::Users, tenant, query).await
+    }
 
-        let mut tx = self
-            .reader
-            .begin_with(self.begin_read_statement())
-            .await
-            .map_err(db_error)?;
-        let count_sql = format!("SELECT COUNT(*) AS n FROM users u WHERE {where_clause}");
-        let total: i64 = bind_all(sqlx::query(AssertSqlSafe(count_sql)), &binds)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .try_get("n")
-            .map_err(db_error)?;
-
-        let offset = query.start_index.saturating_sub(1);
-        let mut records = Vec::new();
-        if query.count > 0 && offset < total as u64 {
-            let direction = match query.sort_order {
-                SortOrder::Ascending => "ASC",
-                SortOrder::Descending => "DESC",
-            };
-            let order = match query.sort_by {
-                // NULLs (absent values) sort last in both directions, the same on both engines.
-                Some(attr) => {
-                    let expr = sort_expression(self.backend, attr);
-                    format!("CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END, {expr} {direction}, u.id")
-                }
-                None => "u.id".to_owned(),
-            };
-            let n = binds.len();
-            let page_sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM users u WHERE {where_clause} ORDER BY {order} LIMIT ${} OFFSET ${}",
-                n + 1,
-                n + 2
-            );
-            let mut page_binds = binds.clone();
-            page_binds.push(Bind::Int(query.count.min(i64::MAX as u64) as i64));
-            page_binds.push(Bind::Int(offset.min(i64::MAX as u64) as i64));
-            let rows = bind_all(sqlx::query(AssertSqlSafe(page_sql)), &page_binds)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
+    async fn import_users(
+        &self,
+        tenant: &TenantId,
+        users: &[Imported<UserWrite>],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for user in users {
+            self.insert_user_in(&mut tx, tenant, &user.write, &user.created, user.version)
+                .await?;
         }
-        tx.commit().await.map_err(db_error)?;
-        Ok(ListPage {
-            total: total.max(0) as u64,
-            records,
-        })
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn insert_group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupWrite,
+        members: &[MemberRef],
+    ) -> Result<Inserted, StoreError> {
+        self.insert_group_with_members(tenant, group, members).await
+    }
+
+    async fn import_group(
+        &self,
+        tenant: &TenantId,
+        group: &Imported<GroupWrite>,
+    ) -> Result<ResourceRecord, StoreError> {
+        self.import_group_row(tenant, group).await
+    }
+
+    async fn import_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &[MemberRef],
+    ) -> Result<Option<ScimError>, StoreError> {
+        self.add_members_unversioned(tenant, group_id, members)
+            .await
+    }
+
+    async fn group(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<ResourceRecord>, StoreError> {
+        self.group_row(tenant, id).await
+    }
+
+    async fn modify_group(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mutate: GroupMutation<'_>,
+    ) -> Result<Modified, StoreError> {
+        self.modify_group_row(tenant, id, mutate).await
+    }
+
+    async fn delete_group(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.delete_group_row(tenant, id, expected_version).await
+    }
+
+    async fn list_groups(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery<'_>,
+    ) -> Result<ListPage, StoreError> {
+        self.list_records(Target::Groups, tenant, query).await
+    }
+
+    async fn group_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Member>, StoreError> {
+        self.member_page(tenant, group_id, after, limit).await
+    }
+
+    async fn direct_groups(
+        &self,
+        tenant: &TenantId,
+        member_ids: &[String],
+    ) -> Result<Vec<DirectGroup>, StoreError> {
+        self.direct_groups_of(tenant, member_ids).await
     }
 }

@@ -14,6 +14,8 @@ mod operator;
 mod discovery;
 mod errors;
 mod filters;
+mod groups;
+mod groups_bench;
 mod paging;
 mod scale_out;
 mod users_crud;

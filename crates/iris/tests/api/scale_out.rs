@@ -102,6 +102,10 @@ impl Cluster {
         format!("{}/scim/v2/acme/Users", node.url)
     }
 
+    fn groups_url(node: &ServeProcess) -> String {
+        format!("{}/scim/v2/acme/Groups", node.url)
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let r = req.bearer_auth(&self.token).send().await.unwrap();
         let status = r.status();
@@ -203,6 +207,72 @@ async fn concurrent_patches_of_one_user_through_two_processes_lose_no_update(dat
     assert_eq!(user["meta"]["version"], "W/\"25\"");
 }
 
+async fn concurrent_member_adds_to_one_group_through_two_processes_lose_no_member(
+    database: String,
+) {
+    let cluster = Cluster::start(&database).await;
+    let mut members = Vec::new();
+    for i in 0..24 {
+        let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
+        let (status, user) = cluster
+            .send(
+                cluster
+                    .http
+                    .post(Cluster::users_url(node))
+                    .json(&json!({"userName": format!("m{i}@example.com")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        members.push(user["id"].as_str().unwrap().to_owned());
+    }
+    let (status, group) = cluster
+        .send(
+            cluster
+                .http
+                .post(Cluster::groups_url(&cluster.b))
+                .json(&json!({"displayName": "shared"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let id = group["id"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for (i, member) in members.iter().enumerate() {
+        let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
+        let url = format!("{}/{id}", Cluster::groups_url(node));
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Add", "path": "members", "value": [{"$ref": null, "value": member}]}]});
+        let req = cluster
+            .http
+            .patch(url)
+            .bearer_auth(&cluster.token)
+            .json(&body);
+        tasks.push(tokio::spawn(
+            async move { req.send().await.unwrap().status() },
+        ));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::NO_CONTENT);
+    }
+    let (_, group) = cluster
+        .send(
+            cluster
+                .http
+                .get(format!("{}/{id}", Cluster::groups_url(&cluster.a))),
+        )
+        .await;
+    let mut got: Vec<&str> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    got.sort_unstable();
+    let mut expected: Vec<&str> = members.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(got, expected, "every concurrent PATCH landed");
+    assert_eq!(group["meta"]["version"], "W/\"25\"");
+}
+
 async fn a_token_revoked_by_the_cli_is_refused_by_every_process_at_once(database: String) {
     let cluster = Cluster::start(&database).await;
     for node in [&cluster.a, &cluster.b] {
@@ -266,5 +336,6 @@ macro_rules! scale_out_tests {
 scale_out_tests!(
     racing_creates_of_one_user_name_give_one_201_and_one_409,
     concurrent_patches_of_one_user_through_two_processes_lose_no_update,
+    concurrent_member_adds_to_one_group_through_two_processes_lose_no_member,
     a_token_revoked_by_the_cli_is_refused_by_every_process_at_once,
 );
