@@ -33,6 +33,18 @@ pub fn normalize(s: &str) -> Option<String> {
     OffsetDateTime::parse(s, &Rfc3339).ok().map(format)
 }
 
+/// An RFC 3339 literal rounded up to the stored millisecond format, and whether it was already
+/// exactly a millisecond (no finer fraction).
+pub fn ceil_to_millis(s: &str) -> Option<(String, bool)> {
+    let at = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    let sub_ms = at.nanosecond() % 1_000_000;
+    if sub_ms == 0 {
+        return Some((format(at), true));
+    }
+    let up = at + time::Duration::nanoseconds(i64::from(1_000_000 - sub_ms));
+    Some((format(up), false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +64,21 @@ mod tests {
             "2026-01-02T03:04:05.123Z"
         );
         assert_eq!(now().len(), "2026-01-02T03:04:05.123Z".len());
+    }
+
+    #[test]
+    fn finer_literals_round_up_to_the_next_millisecond() {
+        assert_eq!(
+            ceil_to_millis("2026-01-02T03:04:05.123Z").unwrap(),
+            ("2026-01-02T03:04:05.123Z".into(), true)
+        );
+        assert_eq!(
+            ceil_to_millis("2026-01-02T03:04:05.123001Z").unwrap(),
+            ("2026-01-02T03:04:05.124Z".into(), false)
+        );
+        assert_eq!(
+            ceil_to_millis("2026-01-02T03:04:05.999999Z").unwrap(),
+            ("2026-01-02T03:04:06.000Z".into(), false)
+        );
     }
 }

@@ -472,8 +472,18 @@ mod tests {
         assert!(none.is_none());
         let (_, empty) = group_document(&json!({"displayName": "Ops", "members": null})).unwrap();
         assert_eq!(empty, Some(Vec::new()));
-        assert!(group_document(&json!({"displayName": "Ops", "members": [{"display": "x"}]})).is_err());
-        assert!(group_document(&json!({"displayName": "Ops", "members": [{"value": "u", "type": "Robot"}]})).is_err());
-        assert!(group_document(&json!({"members": []})).is_err(), "displayName is required");
+        assert!(
+            group_document(&json!({"displayName": "Ops", "members": [{"display": "x"}]})).is_err()
+        );
+        assert!(
+            group_document(
+                &json!({"displayName": "Ops", "members": [{"value": "u", "type": "Robot"}]})
+            )
+            .is_err()
+        );
+        assert!(
+            group_document(&json!({"members": []})).is_err(),
+            "displayName is required"
+        );
     }
 }

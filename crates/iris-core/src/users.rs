@@ -123,7 +123,10 @@ impl UserService {
 
     pub async fn list(&self, tenant: &Tenant, params: &ListParams) -> CoreResult<ListResult> {
         let prepared = prepare_list(user_type(), params, &self.filter_limits, self.page_limits)?;
-        let page = self.store.list_users(tenant.id(), &prepared.query()).await?;
+        let page = self
+            .store
+            .list_users(tenant.id(), &prepared.query())
+            .await?;
         Ok(ListResult {
             page,
             start_index: prepared.start_index,
@@ -307,7 +310,10 @@ pub(crate) fn prepare_list(
     })
 }
 
-fn resolve_sort_attribute(rt: &'static ResourceType, raw: &str) -> ScimResult<filter::ResolvedAttr> {
+fn resolve_sort_attribute(
+    rt: &'static ResourceType,
+    raw: &str,
+) -> ScimResult<filter::ResolvedAttr> {
     let limits = FilterLimits::default();
     let path =
         filter::parse_path(raw, &limits).map_err(|e| ScimError::invalid_value(e.to_string()))?;

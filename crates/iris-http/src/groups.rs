@@ -85,13 +85,7 @@ fn render_into(
         version: record.version,
         location: format!("{tenant_url}/Groups/{}", record.id),
     };
-    let full = resource::render(
-        group_type(),
-        &record.id,
-        &record.doc,
-        Map::new(),
-        &meta,
-    );
+    let full = resource::render(group_type(), &record.id, &record.doc, Map::new(), &meta);
     let projected = projection.apply(group_type(), full);
     if projection.excludes("members") {
         push_bytes(out, serde_json::to_vec(&projected).unwrap_or_default());
@@ -126,13 +120,53 @@ fn push_bytes(out: &mut Vec<Segment>, bytes: Vec<u8>) {
     }
 }
 
-/// One member as clients read it, before projection.
-fn member_json(tenant_url: &str, m: &Member) -> Value {
-    json!({
-        "value": m.id,
-        "$ref": format!("{tenant_url}/{}/{}", m.member_type.endpoint(), m.id),
-        "type": m.member_type.as_str(),
-    })
+/// Which sub-attributes of each member the response carries. A projection treats every member
+/// alike, so it is worked out once, on a sample member, instead of on every page.
+#[derive(Debug, Clone, Copy)]
+struct MemberFields {
+    value: bool,
+    reference: bool,
+    kind: bool,
+}
+
+impl MemberFields {
+    fn of(projection: &Projection) -> Self {
+        let sample = json!({"members": [{"value": "v", "$ref": "r", "type": "t"}]});
+        let projected = projection.apply(group_type(), sample);
+        let kept = |key: &str| projected["members"][0].get(key).is_some();
+        Self {
+            value: kept("value"),
+            reference: kept("$ref"),
+            kind: kept("type"),
+        }
+    }
+
+    /// Appends one member as JSON: `{"value", "$ref", "type"}`, as projected.
+    fn write(self, out: &mut Vec<u8>, tenant_url: &str, m: &Member) {
+        let mut fields: Vec<(&str, String)> = Vec::with_capacity(3);
+        if self.value {
+            fields.push(("value", m.id.clone()));
+        }
+        if self.reference {
+            fields.push((
+                "$ref",
+                format!("{tenant_url}/{}/{}", m.member_type.endpoint(), m.id),
+            ));
+        }
+        if self.kind {
+            fields.push(("type", m.member_type.as_str().to_owned()));
+        }
+        out.push(b'{');
+        for (i, (key, value)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend(serde_json::to_vec(key).unwrap_or_default());
+            out.push(b':');
+            out.extend(serde_json::to_vec(value).unwrap_or_default());
+        }
+        out.push(b'}');
+    }
 }
 
 /// Where a members segment is: which group, after which member, and whether one was written.
@@ -144,11 +178,7 @@ struct Cursor {
 
 impl GroupBody {
     pub(crate) fn into_response(self, status: StatusCode, etag: Option<String>) -> Response {
-        let mut response = if self
-            .segments
-            .iter()
-            .all(|s| matches!(s, Segment::Bytes(_)))
-        {
+        let mut response = if self.segments.iter().all(|s| matches!(s, Segment::Bytes(_))) {
             let bytes: Vec<u8> = self
                 .segments
                 .into_iter()
@@ -182,10 +212,10 @@ impl GroupBody {
             self.groups,
             self.tenant,
             self.tenant_url,
-            self.projection,
+            MemberFields::of(&self.projection),
         );
         futures::stream::unfold(state, |mut state| async move {
-            let (segments, cursor, groups, tenant, tenant_url, projection) = &mut state;
+            let (segments, cursor, groups, tenant, tenant_url, fields) = &mut state;
             loop {
                 if let Some(c) = cursor.as_mut() {
                     let page = groups
@@ -202,19 +232,13 @@ impl GroupBody {
                     };
                     let last_page = page.len() < MEMBER_PAGE as usize;
                     c.after = page.last().map(|m| m.id.clone());
-                    let mut chunk = Vec::new();
-                    let rendered: Vec<Value> =
-                        page.iter().map(|m| member_json(tenant_url, m)).collect();
-                    let projected =
-                        projection.apply(group_type(), json!({ "members": rendered }));
-                    if let Some(Value::Array(items)) = projected.get("members") {
-                        for item in items {
-                            if c.wrote_any {
-                                chunk.push(b',');
-                            }
-                            c.wrote_any = true;
-                            chunk.extend(serde_json::to_vec(item).unwrap_or_default());
+                    let mut chunk = Vec::with_capacity(page.len() * 160);
+                    for member in &page {
+                        if c.wrote_any {
+                            chunk.push(b',');
                         }
+                        c.wrote_any = true;
+                        fields.write(&mut chunk, tenant_url, member);
                     }
                     if last_page || c.after.is_none() {
                         *cursor = None;
@@ -325,10 +349,15 @@ async fn list_response(
         "startIndex": result.start_index,
         "itemsPerPage": result.page.records.len(),
     });
-    Ok(
-        GroupBody::list(state, tenant, head, Vec::new(), &result.page.records, projection)
-            .into_response(StatusCode::OK, None),
+    Ok(GroupBody::list(
+        state,
+        tenant,
+        head,
+        Vec::new(),
+        &result.page.records,
+        projection,
     )
+    .into_response(StatusCode::OK, None))
 }
 
 impl GroupBody {

@@ -72,13 +72,12 @@ async fn search(
 
     let users = state.users.list(tenant, params).await;
     let filter_error = match &users {
-        Err(CoreError::Scim(e)) if e.scim_type == Some(ScimType::InvalidFilter) => {
-            Some(e.clone())
-        }
+        Err(CoreError::Scim(e)) if e.scim_type == Some(ScimType::InvalidFilter) => Some(e.clone()),
         _ => None,
     };
     let users = none_of_this_type(users)?;
-    let (user_total, user_records) = users.map_or((0, Vec::new()), |r| (r.page.total, r.page.records));
+    let (user_total, user_records) =
+        users.map_or((0, Vec::new()), |r| (r.page.total, r.page.records));
 
     // Groups continue where users end.
     let skipped_groups = (start - 1).saturating_sub(user_total);

@@ -138,13 +138,7 @@ async fn create(
     let record = state.users.create(&tenant, &body).await?;
     let location = format!("{}/Users/{}", state.tenant_url(tenant.name()), record.id);
     // A new user belongs to no group yet.
-    let body = render(
-        &state,
-        tenant.name(),
-        &record,
-        &[],
-        &projection(&params),
-    );
+    let body = render(&state, tenant.name(), &record, &[], &projection(&params));
     let response = with_etag(
         scim_json(StatusCode::CREATED, &body),
         &format!("W/\"{}\"", record.version),

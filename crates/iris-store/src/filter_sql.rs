@@ -27,6 +27,8 @@ use crate::dialect::{Backend, Dialect};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bind {
     Text(String),
+    /// Text that may be NULL (absent).
+    OptText(Option<String>),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -212,6 +214,9 @@ impl Compiler {
         test: Option<(CompareOp, &CompValue)>,
         scope: &Scope,
     ) -> String {
+        if matches!(scope, Scope::Row) && attr.attr.name == "schemas" {
+            return self.schemas_leaf(test);
+        }
         if matches!(scope, Scope::Row) && attr.attr.multi_valued {
             return self.any_element(
                 attr,
@@ -224,6 +229,8 @@ impl Compiler {
                     c.leaf_on(&element_attr, test, inner_scope)
                 },
                 attr.sub.map(|s| vec![s.name]).unwrap_or_default(),
+                // Only elements with a value have a side row: usable when the leaf is on `value`.
+                attr.sub.is_some_and(|s| s.name == "value"),
             );
         }
         self.leaf_on(attr, test, scope)
@@ -235,12 +242,86 @@ impl Compiler {
         test: Option<(CompareOp, &CompValue)>,
         scope: &Scope,
     ) -> String {
+        if test.is_none()
+            && attr.sub.is_none()
+            && attr.attr.ty == AttrType::Complex
+            && let Some(sql) = self.complex_present_in(attr, scope)
+        {
+            return sql;
+        }
+        let is_location =
+            attr.attr.name == "meta" && attr.sub.is_some_and(|s| s.name == "location");
+        if test.is_none() && is_location && matches!(scope, Scope::Row) {
+            return "TRUE".into(); // every resource has a location
+        }
         let Some(operand) = self.operand(attr, scope) else {
             return "FALSE".into();
         };
         match test {
             None => present(&operand),
             Some((op, value)) => self.test(&operand, attr.leaf(), op, value),
+        }
+    }
+
+    /// The synthetic `schemas` attribute: the core schema always, an extension schema when the
+    /// document holds its object. Matches when any of the row's schema URNs passes the test.
+    fn schemas_leaf(&mut self, test: Option<(CompareOp, &CompValue)>) -> String {
+        let Some((op, value)) = test else {
+            return "TRUE".to_owned();
+        };
+        let rt = match self.target {
+            Target::Users => iris_scim::schema::user_type(),
+            Target::Groups => iris_scim::schema::group_type(),
+        };
+        let doc = format!("{}.search_doc", self.row());
+        let reference = iris_scim::filter::schemas_attribute();
+        let mut parts = Vec::new();
+        for urn in rt.schema_ids() {
+            // URNs compare case-insensitively, as the evaluator does.
+            let constant = self.param(Bind::Text(urn.to_lowercase()));
+            let operand = Operand::Text {
+                expr: constant,
+                lowered: true,
+            };
+            let matches = self.test(&operand, reference, op, value);
+            if urn == rt.schema.id {
+                parts.push(format!("({matches})"));
+            } else {
+                let held = self.backend.json_text(&doc, &[urn]);
+                parts.push(format!("({held} IS NOT NULL AND {matches})"));
+            }
+        }
+        format!("({})", parts.join(" OR "))
+    }
+
+    /// `pr` of a complex value in JSON: some sub-attribute is present (RFC 7644 §3.4.2.2: "a
+    /// non-empty node"). `None` where the scope is a relation, whose rows always exist.
+    fn complex_present_in(&mut self, attr: &ResolvedAttr, scope: &Scope) -> Option<String> {
+        if matches!(scope, Scope::Related(..)) {
+            return None;
+        }
+        Some(self.complex_present(attr, scope))
+    }
+
+    fn complex_present(&mut self, attr: &ResolvedAttr, scope: &Scope) -> String {
+        let parts: Vec<String> = attr
+            .attr
+            .sub_attributes
+            .iter()
+            .filter_map(|sub| {
+                let one = ResolvedAttr {
+                    schema: attr.schema,
+                    attr: attr.attr,
+                    sub: Some(sub),
+                };
+                self.operand(&one, scope)
+                    .map(|o| format!("COALESCE({}, FALSE)", present(&o)))
+            })
+            .collect();
+        if parts.is_empty() {
+            "FALSE".to_owned()
+        } else {
+            format!("({})", parts.join(" OR "))
         }
     }
 
@@ -252,9 +333,10 @@ impl Compiler {
         attr: &ResolvedAttr,
         body: impl FnOnce(&mut Self, &Scope) -> String,
         subs: Vec<&str>,
+        requires_value: bool,
     ) -> String {
         let outer = std::mem::replace(&mut self.negated, false);
-        let sql = self.any_element_positive(attr, body, &subs);
+        let sql = self.any_element_positive(attr, body, &subs, requires_value);
         self.negated = outer;
         sql
     }
@@ -264,9 +346,10 @@ impl Compiler {
         attr: &ResolvedAttr,
         body: impl FnOnce(&mut Self, &Scope) -> String,
         subs: &[&str],
+        requires_value: bool,
     ) -> String {
         let row = self.row();
-        match self.relation(attr, subs) {
+        match self.relation(attr, subs, requires_value) {
             Some(Relation::UserValues) => {
                 let v = self.alias("v");
                 let name = self.param(Bind::Text(attr.attr.name.to_owned()));
@@ -308,18 +391,25 @@ impl Compiler {
 
     /// The side table holding the elements of multi-valued `attr`, if any. Members and groups
     /// exist only there; emails and phoneNumbers only for the sub-attributes it mirrors.
-    fn relation(&self, attr: &ResolvedAttr, subs: &[&str]) -> Option<Relation> {
+    fn relation(
+        &self,
+        attr: &ResolvedAttr,
+        subs: &[&str],
+        requires_value: bool,
+    ) -> Option<Relation> {
         if attr.schema.id != self.target.core_schema() {
             return None;
         }
         match (self.target, attr.attr.name) {
             (Target::Users, "groups") => Some(Relation::MemberOf),
             (Target::Groups, "members") => Some(Relation::Members),
+            // `user_values` has a row only for elements with a value, and cannot tell an absent
+            // `primary` from `false`: it answers filters that require a value and read only
+            // `value` and `type`; the rest scan the JSON elements.
             (Target::Users, name)
                 if SIDE_TABLE_ATTRIBUTES.contains(&name)
-                    && subs
-                        .iter()
-                        .all(|s| matches!(*s, "value" | "type" | "primary")) =>
+                    && requires_value
+                    && subs.iter().all(|s| matches!(*s, "value" | "type")) =>
             {
                 Some(Relation::UserValues)
             }
@@ -328,19 +418,29 @@ impl Compiler {
     }
 
     fn value_path(&mut self, attr: &ResolvedAttr, inner: &Resolved) -> String {
-        if !attr.attr.multi_valued {
-            // A filter on a single-valued complex attribute (`name[givenName eq "x"]`,
-            // `manager[value eq "x"]`) is the inner filter on the row.
-            return self.compile(inner, &Scope::Row);
-        }
-        let mut subs = Vec::new();
-        collect_subs(inner, &mut subs);
         let whole = ResolvedAttr {
             schema: attr.schema,
             attr: attr.attr,
             sub: None,
         };
-        self.any_element(&whole, |c, scope| c.compile(inner, scope), subs)
+        if !attr.attr.multi_valued {
+            // A filter on a single-valued complex attribute (`name[givenName eq "x"]`,
+            // `manager[value eq "x"]`) is the inner filter on the row, for a row that has the
+            // attribute at all (its only "element").
+            let doc = format!("{}.search_doc", self.row());
+            let exists = self.backend.json_text(&doc, &whole.json_path());
+            let inner = self.compile(inner, &Scope::Row);
+            return format!("({exists} IS NOT NULL AND {inner})");
+        }
+        let mut subs = Vec::new();
+        collect_subs(inner, &mut subs);
+        let requires_value = requires_value(inner);
+        self.any_element(
+            &whole,
+            |c, scope| c.compile(inner, scope),
+            subs,
+            requires_value,
+        )
     }
 
     fn operand(&mut self, attr: &ResolvedAttr, scope: &Scope) -> Option<Operand> {
@@ -376,7 +476,23 @@ impl Compiler {
                     return Some(col);
                 }
                 if attr.schema.id == self.target.core_schema() && attr.attr.name == "meta" {
-                    return None; // meta.resourceType/location/version are not stored per row
+                    let row = self.row();
+                    return match attr.sub.map(|s| s.name) {
+                        Some("resourceType") => {
+                            let name = match self.target {
+                                Target::Users => "User",
+                                Target::Groups => "Group",
+                            };
+                            text(self.param(Bind::Text(name.to_owned())), false)
+                        }
+                        Some("version") => text(
+                            format!("('W/\"' || CAST({row}.version AS TEXT) || '\"')"),
+                            false,
+                        ),
+                        // `location`'s text depends on the public URL the server is reached at,
+                        // which the store does not know (its `pr` is answered in `leaf_on`).
+                        _ => None,
+                    };
                 }
                 let path = attr.json_path();
                 let doc = format!("{}.search_doc", self.row());
@@ -406,6 +522,9 @@ impl Compiler {
         value: &CompValue,
     ) -> String {
         match operand {
+            Operand::Text { expr, .. } if leaf.ty == AttrType::DateTime => {
+                self.datetime_test(expr, op, value)
+            }
             Operand::Text { expr, lowered } => {
                 let Some(text) = text_value(leaf, value, *lowered) else {
                     return "FALSE".into();
@@ -431,6 +550,26 @@ impl Compiler {
                 format!("{expr} {sym} {}", self.param(Bind::Float(f)))
             }
         }
+    }
+
+    /// Stored instants have millisecond precision (fixed width, so text order is time order). A
+    /// literal with a finer fraction lies strictly between two stored instants: `eq` can never
+    /// hold, and the orderings compare against the next millisecond.
+    fn datetime_test(&mut self, expr: &str, op: CompareOp, value: &CompValue) -> String {
+        let CompValue::Str(raw) = value else {
+            return "FALSE".into();
+        };
+        let Some((ceil_ms, exact)) = iris_core::clock::ceil_to_millis(raw) else {
+            return "FALSE".into();
+        };
+        let op = match (op, exact) {
+            (_, true) => op,
+            (CompareOp::Eq, false) => return "FALSE".into(),
+            (CompareOp::Gt | CompareOp::Ge, false) => CompareOp::Ge,
+            (CompareOp::Lt | CompareOp::Le, false) => CompareOp::Lt,
+            (other, false) => other,
+        };
+        self.text_test(expr, op, ceil_ms)
     }
 
     fn text_test(&mut self, expr: &str, op: CompareOp, text: String) -> String {
@@ -528,6 +667,22 @@ fn row_column(target: Target, attr: &ResolvedAttr) -> Option<Operand> {
     }
 }
 
+/// Whether every element matching `filter` must have a `value` (so rows of the side table, which
+/// exist only for elements with a value, can answer it).
+fn requires_value(filter: &Resolved) -> bool {
+    match filter {
+        Resolved::And(a, b) => requires_value(a) || requires_value(b),
+        Resolved::Or(a, b) => requires_value(a) && requires_value(b),
+        Resolved::Compare(attr, op, value) => {
+            attr.sub.is_some_and(|s| s.name == "value")
+                && *op != CompareOp::Ne
+                && *value != CompValue::Null
+        }
+        Resolved::Present(attr) => attr.sub.is_some_and(|s| s.name == "value"),
+        Resolved::Not(_) | Resolved::ValuePath(..) => false,
+    }
+}
+
 fn collect_subs<'a>(filter: &'a Resolved, out: &mut Vec<&'a str>) {
     match filter {
         Resolved::And(a, b) | Resolved::Or(a, b) => {
@@ -601,9 +756,13 @@ mod tests {
             user_type(),
             r#"not (title eq "x" or emails[not (type eq "work")])"#,
         );
-        assert!(sql.starts_with("(NOT (COALESCE(json_extract(u.search_doc"), "{sql}");
         assert!(
-            sql.contains("(NOT COALESCE(v1.type_lower = $4, FALSE))"),
+            sql.starts_with("(NOT (COALESCE(json_extract(u.search_doc"),
+            "{sql}"
+        );
+        // No `value` is required, so elements without one count: the JSON elements are scanned.
+        assert!(
+            sql.contains("(NOT COALESCE(json_extract(e1.value, '$.\"type\"') = $3, FALSE))"),
             "{sql}"
         );
         let sql = compile(
@@ -612,7 +771,12 @@ mod tests {
             user_type(),
             r#"userName eq "A" and groups.display eq "Ops""#,
         );
-        assert!(sql.starts_with("(u.user_name_lower = $2 AND EXISTS (SELECT 1 FROM group_members m1 JOIN groups m1g"), "{sql}");
+        assert!(
+            sql.starts_with(
+                "(u.user_name_lower = $2 AND EXISTS (SELECT 1 FROM group_members m1 JOIN groups m1g"
+            ),
+            "{sql}"
+        );
         assert!(sql.ends_with("m1g.display_name_lower = $3))"), "{sql}");
     }
 

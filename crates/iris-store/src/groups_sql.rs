@@ -19,9 +19,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::dialect::Dialect;
 use crate::filter_sql::{Bind, Target};
-use crate::sql_store::{
-    SqlStore, bind_all, db_error, json_text, record_columns, record_from_row,
-};
+use crate::sql_store::{SqlStore, bind_all, db_error, json_text, record_columns, record_from_row};
 
 /// Ids per statement for existence checks, deletions and insertions: far below both engines'
 /// bind limits, large enough that 1,000 members are two statements.
@@ -397,13 +395,14 @@ impl SqlStore {
         let tenant_id = tenant.as_str().to_owned();
         let mut changed = 0;
         if change.clear {
-            changed += sqlx::query("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2")
-                .bind(tenant_id.clone())
-                .bind(group_id.to_owned())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
+            changed +=
+                sqlx::query("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2")
+                    .bind(tenant_id.clone())
+                    .bind(group_id.to_owned())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
         }
         for chunk in change.remove.chunks(CHUNK) {
             let ids = padded(chunk);
@@ -411,7 +410,10 @@ impl SqlStore {
                 "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id IN ({})",
                 placeholders(3, ids.len())
             );
-            let mut binds = vec![Bind::Text(tenant_id.clone()), Bind::Text(group_id.to_owned())];
+            let mut binds = vec![
+                Bind::Text(tenant_id.clone()),
+                Bind::Text(group_id.to_owned()),
+            ];
             binds.extend(ids.into_iter().map(Bind::Text));
             changed += bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
                 .execute(&mut *tx)
@@ -429,7 +431,10 @@ impl SqlStore {
                  ON CONFLICT (tenant_id, group_id, member_id) DO NOTHING",
                 values.join(", ")
             );
-            let mut binds = vec![Bind::Text(tenant_id.clone()), Bind::Text(group_id.to_owned())];
+            let mut binds = vec![
+                Bind::Text(tenant_id.clone()),
+                Bind::Text(group_id.to_owned()),
+            ];
             for member in rows {
                 let kind = types
                     .get(&member.value)
@@ -462,16 +467,30 @@ impl SqlStore {
             return Ok(Ok(types));
         }
         let ids: Vec<String> = refs.iter().map(|r| r.value.clone()).collect();
-        self.find_ids(tx, tenant, Target::Users, &ids, MemberType::User, &mut types)
-            .await?;
+        self.find_ids(
+            tx,
+            tenant,
+            Target::Users,
+            &ids,
+            MemberType::User,
+            &mut types,
+        )
+        .await?;
         let rest: Vec<String> = ids
             .iter()
             .filter(|id| !types.contains_key(*id))
             .cloned()
             .collect();
         if !rest.is_empty() {
-            self.find_ids(tx, tenant, Target::Groups, &rest, MemberType::Group, &mut types)
-                .await?;
+            self.find_ids(
+                tx,
+                tenant,
+                Target::Groups,
+                &rest,
+                MemberType::Group,
+                &mut types,
+            )
+            .await?;
         }
         let missing: Vec<&str> = ids
             .iter()

@@ -42,6 +42,7 @@ pub(crate) fn bind_all<'q>(mut query: AnyQuery<'q>, binds: &[Bind]) -> AnyQuery<
     for b in binds {
         query = match b {
             Bind::Text(s) => query.bind(s.clone()),
+            Bind::OptText(s) => query.bind(s.clone()),
             Bind::Int(i) => query.bind(*i),
             Bind::Float(f) => query.bind(*f),
             Bind::Bool(v) => query.bind(*v),
@@ -308,7 +309,7 @@ impl SqlStore {
             binds.push(Bind::Text(tenant.as_str().to_owned()));
             binds.push(Bind::Text(user.id.clone()));
             binds.push(Bind::Text(v.attribute.to_owned()));
-            binds.push(Bind::Text(v.type_lower.clone().unwrap_or_default()));
+            binds.push(Bind::OptText(v.type_lower.clone()));
             binds.push(Bind::Bool(v.primary));
             binds.push(Bind::Text(v.value_lower.clone()));
         }
@@ -320,7 +321,12 @@ impl SqlStore {
     }
 
     /// After an UPDATE/DELETE guarded by a version touched no row: was the row gone, or newer?
-    pub(crate) async fn missing_or_stale(&self, target: Target, tenant: &TenantId, id: &str) -> StoreError {
+    pub(crate) async fn missing_or_stale(
+        &self,
+        target: Target,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreError {
         let found = match target {
             Target::Users => self.user(tenant, id).await,
             Target::Groups => self.group(tenant, id).await,

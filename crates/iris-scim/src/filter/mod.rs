@@ -14,4 +14,4 @@ pub mod resolve;
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
 pub use eval::matches;
 pub use parser::{FilterError, FilterLimits, parse_filter, parse_path};
-pub use resolve::{Resolved, ResolvedAttr, resolve};
+pub use resolve::{Resolved, ResolvedAttr, resolve, schemas_attribute};

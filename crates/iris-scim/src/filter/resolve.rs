@@ -136,6 +136,11 @@ static SCHEMAS_ATTRIBUTE: Attribute = Attribute {
     description: "The schema URNs of the resource.",
 };
 
+/// The definition filters resolve `schemas` to, for back-ends that compile it.
+pub fn schemas_attribute() -> &'static Attribute {
+    &SCHEMAS_ATTRIBUTE
+}
+
 fn invalid(detail: impl fmt::Display) -> ScimError {
     ScimError::invalid_filter(format!("invalid filter: {detail}"))
 }

@@ -67,9 +67,12 @@ fn set(ids: &[&String]) -> BTreeSet<String> {
 /// Entra's membership check: `id eq "G" and members[value eq "U"]`, without members.
 async fn is_member(app: &TestApp, group: &str, member: &str) -> bool {
     let filter = format!("id eq \"{group}\" and members[value eq \"{member}\"]");
-    let reply = list_groups(app, &[("excludedAttributes", "members"), ("filter", &filter)])
-        .await
-        .expect(StatusCode::OK);
+    let reply = list_groups(
+        app,
+        &[("excludedAttributes", "members"), ("filter", &filter)],
+    )
+    .await
+    .expect(StatusCode::OK);
     for r in reply.resources() {
         assert!(r.get("members").is_none(), "{r}");
     }
@@ -264,7 +267,10 @@ async fn entra_group_flow_from_entra_compat_section_4(app: TestApp) -> TestApp {
     )
     .await
     .expect(StatusCode::NO_CONTENT);
-    let got = app.get(&format!("/Groups/{g}")).await.expect(StatusCode::OK);
+    let got = app
+        .get(&format!("/Groups/{g}"))
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(got.body["externalId"], "ext-2");
     assert_eq!(got.body["displayName"], "Renamed");
 
@@ -304,9 +310,12 @@ async fn a_case_variant_duplicate_display_name_is_409_uniqueness(app: TestApp) -
     )
     .await
     .expect_error(StatusCode::CONFLICT, Some("uniqueness"));
-    app.put(&format!("/Groups/{b}"), &json!({"displayName": "Sales TEAM"}))
-        .await
-        .expect_error(StatusCode::CONFLICT, Some("uniqueness"));
+    app.put(
+        &format!("/Groups/{b}"),
+        &json!({"displayName": "Sales TEAM"}),
+    )
+    .await
+    .expect_error(StatusCode::CONFLICT, Some("uniqueness"));
     // displayName is required.
     app.post("/Groups", &json!({"externalId": "x"}))
         .await
@@ -335,7 +344,9 @@ async fn a_case_variant_duplicate_display_name_is_409_uniqueness(app: TestApp) -
     app
 }
 
-async fn unknown_or_other_tenant_member_ids_are_400_and_nothing_is_written(app: TestApp) -> TestApp {
+async fn unknown_or_other_tenant_member_ids_are_400_and_nothing_is_written(
+    app: TestApp,
+) -> TestApp {
     let users = create_users(&app, "u", 2).await;
     let g = create_group(&app, "Engineering").await;
     patch_group(
@@ -374,7 +385,12 @@ async fn unknown_or_other_tenant_member_ids_are_400_and_nothing_is_written(app: 
         )
         .await
         .expect_error(StatusCode::BAD_REQUEST, Some("invalidValue"));
-        assert!(reply.body["detail"].as_str().unwrap().contains(bad.as_str()));
+        assert!(
+            reply.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains(bad.as_str())
+        );
         // The value-filter form too.
         patch_group(
             &app,
@@ -424,7 +440,10 @@ async fn unknown_or_other_tenant_member_ids_are_400_and_nothing_is_written(app: 
     .await
     .expect_error(StatusCode::BAD_REQUEST, Some("invalidValue"));
 
-    let got = app.get(&format!("/Groups/{g}")).await.expect(StatusCode::OK);
+    let got = app
+        .get(&format!("/Groups/{g}"))
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(got.body["displayName"], "Engineering");
     assert_eq!(got.body["meta"]["version"], before.as_str());
     assert_eq!(members_of(&app, &g).await, set(&[&users[0]]));
@@ -704,14 +723,20 @@ async fn group_filters_sorting_and_paging_run_in_sql(app: TestApp) -> TestApp {
             format!("members[value eq \"{u0}\"] or displayName eq \"gamma\""),
             set(&[alpha, gamma]),
         ),
-        (format!("id eq \"{beta}\" and members[value eq \"{u0}\"]"), BTreeSet::new()),
+        (
+            format!("id eq \"{beta}\" and members[value eq \"{u0}\"]"),
+            BTreeSet::new(),
+        ),
         ("meta.created pr".into(), set(&[alpha, beta, gamma])),
         ("members.display pr".into(), BTreeSet::new()),
     ];
     for (filter, expected) in &cases {
         let listed = list_groups(
             &app,
-            &[("filter", filter.as_str()), ("excludedAttributes", "members")],
+            &[
+                ("filter", filter.as_str()),
+                ("excludedAttributes", "members"),
+            ],
         )
         .await
         .expect(StatusCode::OK);
@@ -928,7 +953,10 @@ async fn a_large_groups_members_stream_in_pages(app: TestApp) -> TestApp {
         .expect(StatusCode::NO_CONTENT);
     }
     let expected: BTreeSet<String> = users.iter().cloned().collect();
-    let got = app.get(&format!("/Groups/{g}")).await.expect(StatusCode::OK);
+    let got = app
+        .get(&format!("/Groups/{g}"))
+        .await
+        .expect(StatusCode::OK);
     let members = got.body["members"].as_array().unwrap();
     assert_eq!(members.len(), N, "every member, once");
     let ids: BTreeSet<String> = members
@@ -1051,7 +1079,10 @@ async fn the_root_search_spans_users_and_groups(app: TestApp) -> TestApp {
     }
     // Attributes of one type only select that type.
     let users_only = app
-        .post("/.search", &json!({"filter": "userName ew \"@example.com\""}))
+        .post(
+            "/.search",
+            &json!({"filter": "userName ew \"@example.com\""}),
+        )
         .await
         .expect(StatusCode::OK);
     assert_eq!(users_only.ids(), set(&[&u, &v]));
@@ -1060,7 +1091,10 @@ async fn the_root_search_spans_users_and_groups(app: TestApp) -> TestApp {
         .await
         .expect(StatusCode::OK);
     assert_eq!(groups_only.ids(), set(&[&g]));
-    assert_eq!(groups_only.resources()[0]["members"][0]["value"], u.as_str());
+    assert_eq!(
+        groups_only.resources()[0]["members"][0]["value"],
+        u.as_str()
+    );
     // Paging runs across the types.
     let page = app
         .post(
@@ -1175,8 +1209,15 @@ async fn groups_and_memberships_survive_export_and_import(app: TestApp) -> TestA
             (&a.id, &a.doc, &a.created, &a.last_modified, a.version),
             (&b.id, &b.doc, &b.created, &b.last_modified, b.version)
         );
-        let ma = app.store.group_members(tenant, &a.id, None, 100).await.unwrap();
-        let mb = target.group_members(tenant, &b.id, None, 100).await.unwrap();
+        let ma = app
+            .store
+            .group_members(tenant, &a.id, None, 100)
+            .await
+            .unwrap();
+        let mb = target
+            .group_members(tenant, &b.id, None, 100)
+            .await
+            .unwrap();
         assert_eq!(ma, mb);
     }
     let of_users = target.direct_groups(tenant, &users).await.unwrap();

@@ -10,15 +10,15 @@ mod harness;
 
 mod auth;
 mod cli;
-mod operator;
 mod discovery;
 mod errors;
 mod filters;
 mod groups;
 mod groups_bench;
+mod operator;
 mod paging;
+mod patch_properties;
 mod scale_out;
+mod transfer;
 mod users_crud;
 mod users_lifecycle;
-mod patch_properties;
-mod transfer;

@@ -16,7 +16,11 @@ use crate::harness::TestApp;
 const CASES: usize = 40;
 
 fn word() -> impl Strategy<Value = String> {
-    prop_oneof!["[a-zA-Z]{1,8}", Just("Émile".to_owned()), Just("straße".to_owned())]
+    prop_oneof![
+        "[a-zA-Z]{1,8}",
+        Just("Émile".to_owned()),
+        Just("straße".to_owned())
+    ]
 }
 
 fn user_document() -> impl Strategy<Value = Value> {
@@ -68,12 +72,22 @@ fn operation() -> impl Strategy<Value = Value> {
         "phoneNumbers[type eq \"work\"].value",
     ]);
     prop_oneof![
-        (set.clone(), simple.clone(), word()).prop_map(|(op, path, v)| json!({"op": op, "path": path, "value": v})),
+        (set.clone(), simple.clone(), word())
+            .prop_map(|(op, path, v)| json!({"op": op, "path": path, "value": v})),
         simple.prop_map(|path| json!({"op": "Remove", "path": path})),
-        (set.clone(), prop::sample::select(vec![json!("True"), json!("False"), json!(true), json!(false)]))
+        (
+            set.clone(),
+            prop::sample::select(vec![
+                json!("True"),
+                json!("False"),
+                json!(true),
+                json!(false)
+            ])
+        )
             .prop_map(|(op, v)| json!({"op": op, "path": "active", "value": v})),
-        (set.clone(), valued.clone(), word())
-            .prop_map(|(op, path, v)| json!({"op": op, "path": path, "value": format!("{v}@x.org")})),
+        (set.clone(), valued.clone(), word()).prop_map(
+            |(op, path, v)| json!({"op": op, "path": path, "value": format!("{v}@x.org")})
+        ),
         valued.prop_map(|path| json!({"op": "Remove", "path": path, "value": "old@x.org"})),
         (word(), word()).prop_map(|(g, d)| json!({"op": "replace", "value": {
             "name.givenName": g,
@@ -107,22 +121,47 @@ async fn patching_over_http_equals_patching_in_memory(app: TestApp) -> TestApp {
         let (mut body, patch) = strategy.new_tree(&mut runner).unwrap().current();
         body["userName"] = json!(format!("user{case}@example.com"));
         let id = app.create_user(&body).await;
-        let before = app.get(&format!("/Users/{id}")).await.expect(StatusCode::OK).body;
+        let before = app
+            .get(&format!("/Users/{id}"))
+            .await
+            .expect(StatusCode::OK)
+            .body;
 
         let mut expected = document_from_request(user_type(), &body).unwrap();
         let in_memory = iris_scim::patch::apply_patch(user_type(), &mut expected, &patch);
 
         let reply = app.patch(&format!("/Users/{id}"), &patch).await;
-        let after = app.get(&format!("/Users/{id}")).await.expect(StatusCode::OK).body;
+        let after = app
+            .get(&format!("/Users/{id}"))
+            .await
+            .expect(StatusCode::OK)
+            .body;
         match in_memory {
             Ok(_) => {
-                assert_eq!(reply.status, StatusCode::OK, "case {case}: {patch} -> {}", reply.text);
+                assert_eq!(
+                    reply.status,
+                    StatusCode::OK,
+                    "case {case}: {patch} -> {}",
+                    reply.text
+                );
                 assert_eq!(payload(&after), expected, "case {case}: {patch}");
-                assert_eq!(payload(&reply.body), expected, "case {case}: the PATCH response is the stored state");
+                assert_eq!(
+                    payload(&reply.body),
+                    expected,
+                    "case {case}: the PATCH response is the stored state"
+                );
             }
             Err(e) => {
-                assert_eq!(reply.status.as_u16(), e.status, "case {case}: {patch} -> {}", reply.text);
-                assert_eq!(after, before, "case {case}: a rejected PATCH changed the user: {patch}");
+                assert_eq!(
+                    reply.status.as_u16(),
+                    e.status,
+                    "case {case}: {patch} -> {}",
+                    reply.text
+                );
+                assert_eq!(
+                    after, before,
+                    "case {case}: a rejected PATCH changed the user: {patch}"
+                );
             }
         }
     }
