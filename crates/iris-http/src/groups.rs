@@ -461,9 +461,7 @@ async fn patch(
         .await
         .map_err(|e| {
             let err = ApiError::from(e);
-            if err.0.status < 500 {
-                tracing::warn!(tenant = tenant.name(), group = %id, status = err.0.status, detail = %err.0.detail, body = %body, "PATCH rejected");
-            }
+            crate::error::record_rejected_patch(tenant.name(), "Group", &id, &err, &body);
             err
         })?;
     let wants_body =

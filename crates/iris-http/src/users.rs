@@ -316,15 +316,15 @@ async fn patch(
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
     let expected = EntityTag::expected_version(pre.if_match);
-    let record = state.users.patch(&tenant, &id, &body, expected).await.map_err(|e| {
-        let err = ApiError::from(e);
-        if err.0.status < 500 {
-            // Keep what the client sent: the raw body of a failed PATCH is what an operator
-            // needs to see to understand an IdP's dialect.
-            tracing::warn!(tenant = tenant.name(), user = %id, status = err.0.status, detail = %err.0.detail, body = %body, "PATCH rejected");
-        }
-        err
-    })?;
+    let record = state
+        .users
+        .patch(&tenant, &id, &body, expected)
+        .await
+        .map_err(|e| {
+            let err = ApiError::from(e);
+            crate::error::record_rejected_patch(tenant.name(), "User", &id, &err, &body);
+            err
+        })?;
     resource_response(
         &state,
         &tenant,
