@@ -856,6 +856,14 @@ pub async fn create_pg_database(admin_url: &str, name: &str) -> Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
+/// `ANALYZE` of a PostgreSQL database (between seeding steps).
+pub async fn analyze_pg(url: &str) -> Result<()> {
+    let pool = PgPool::connect(url).await?;
+    pool.execute("ANALYZE").await?;
+    pool.close().await;
+    Ok(())
+}
+
 pub async fn drop_pg_database(admin_url: &str, name: &str) -> Result<()> {
     let pool = PgPool::connect(admin_url).await?;
     pool.execute(sqlx::AssertSqlSafe(format!(

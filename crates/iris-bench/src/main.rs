@@ -363,14 +363,10 @@ async fn seed_iris(
         Some(_) => format!("sqlite://{}", scratch.path().join("seed.db").display()),
         None => database.to_owned(),
     };
-    let started = Instant::now();
-    let big_file = scratch.path().join("big.jsonl");
-    data::write_import_file(&big_file, &t.big)?;
-    let generated = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    iris::import(bin, &import_db, &big_file).await?;
-    let big_secs = started.elapsed().as_secs_f64();
-    let _ = std::fs::remove_file(&big_file);
+    // The small tenants first, then (PostgreSQL) ANALYZE, then the big tenant: imported into a
+    // never-analysed PostgreSQL table, the foreign-key checks of `user_values` can get a generic
+    // plan that scans the tenant's whole `users_display_name` index per row, which makes a
+    // 100k-user import quadratic (see BENCHMARKS.md).
     let mut others: Vec<Tenant> = vec![t.w8.clone()];
     others.extend(t.w2.iter().cloned());
     others.extend(t.small.iter().cloned());
@@ -384,7 +380,8 @@ async fn seed_iris(
         let bin = bin.to_owned();
         let import_db = import_db.clone();
         set.spawn(async move { iris::import(&bin, &import_db, &file).await });
-        if n % 4 == 3 {
+        if n == 0 || n % 4 == 3 {
+            // The first import creates the schema alone.
             while let Some(r) = set.join_next().await {
                 r??;
             }
@@ -393,7 +390,18 @@ async fn seed_iris(
     while let Some(r) = set.join_next().await {
         r??;
     }
+    if backend == Backend::Postgres {
+        limit::analyze_pg(&import_db).await?;
+    }
     let rest_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let big_file = scratch.path().join("big.jsonl");
+    data::write_import_file(&big_file, &t.big)?;
+    let generated = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    iris::import(bin, &import_db, &big_file).await?;
+    let big_secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&big_file);
     if let Some(target) = &target_file {
         for suffix in ["", "-wal"] {
             let from = scratch.path().join(format!("seed.db{suffix}"));
@@ -407,7 +415,9 @@ async fn seed_iris(
     }
     let how = match backend {
         Backend::Sqlite => "on tmpfs, then copied to disk",
-        Backend::Postgres => "with synchronous_commit=off for the import sessions",
+        Backend::Postgres => {
+            "with synchronous_commit=off for the import sessions, small tenants first, then ANALYZE"
+        }
     };
     let note = format!(
         "{}: seeded by `iris import` ({how}): the big tenant, {} users (file generated in {generated:.1} s), in {big_secs:.1} s ({:.0} users/s); {} more tenants ({} users) in {rest_secs:.1} s",
