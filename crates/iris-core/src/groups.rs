@@ -50,8 +50,7 @@ fn group_not_found(id: &str) -> CoreError {
 /// Ids are assigned by Iris; anything that could not be one is answered without a database
 /// round trip.
 fn check_id(id: &str) -> CoreResult<()> {
-    let plausible = !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control);
-    if plausible {
+    if crate::users::plausible_id(id) {
         Ok(())
     } else {
         Err(group_not_found(id))

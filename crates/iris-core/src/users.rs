@@ -75,12 +75,16 @@ fn user_not_found(id: &str) -> CoreError {
 /// Ids are assigned by Iris (UUIDs); anything that could not be one is answered without a
 /// database round trip, and control characters never reach SQL.
 fn check_id(id: &str) -> CoreResult<()> {
-    let plausible = !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control);
-    if plausible {
+    if plausible_id(id) {
         Ok(())
     } else {
         Err(user_not_found(id))
     }
+}
+
+/// Whether `id` could be one Iris issued; shared by every resource type.
+pub(crate) fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control)
 }
 
 impl UserService {
