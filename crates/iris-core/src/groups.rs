@@ -19,14 +19,14 @@ use serde_json::Value;
 
 use crate::clock;
 use crate::error::{CoreError, CoreResult, StoreError};
+use crate::listing::{ListParams, ListResult, PageLimits, PreparedList};
 use crate::store::{
     DirectGroup, GroupChange, GroupShadow, GroupWrite, Inserted, Member, MemberType,
     MembershipChange, Modified, ResourceRecord, Store,
 };
 use crate::tenants::Tenant;
 use crate::users::{
-    ExpectedVersion, ListParams, ListResult, MAX_INDEXED_VALUE_BYTES, PageLimits,
-    check_precondition, prepare_list, search_projection,
+    ExpectedVersion, MAX_INDEXED_VALUE_BYTES, check_precondition, search_projection,
 };
 
 /// Members read per query when a group's members are listed in full.
@@ -93,15 +93,13 @@ impl GroupService {
     }
 
     pub async fn list(&self, tenant: &Tenant, params: &ListParams) -> CoreResult<ListResult> {
-        let prepared = prepare_list(group_type(), params, &self.filter_limits, self.page_limits)?;
+        let prepared =
+            PreparedList::new(group_type(), params, &self.filter_limits, self.page_limits)?;
         let page = self
             .store
             .list_groups(tenant.id(), &prepared.query())
             .await?;
-        Ok(ListResult {
-            page,
-            start_index: prepared.start_index,
-        })
+        Ok(prepared.finish(page))
     }
 
     /// PUT: replaces every writable attribute. A `members` key replaces the membership exactly

@@ -17,7 +17,7 @@ use iris_scim::patch::MemberRef;
 
 use crate::error::{CoreError, CoreResult, StoreError};
 use crate::groups::{MEMBER_PAGE, group_write};
-use crate::store::{Imported, ListQuery, SortOrder, Store, TenantId, TenantRow, TokenRow};
+use crate::store::{Imported, ListQuery, SortKey, Store, TenantId, TenantRow, TokenRow};
 use crate::users::user_write;
 
 /// The format version written in the header line.
@@ -140,17 +140,11 @@ impl TransferService {
             .map_err(io)?;
         }
         let mut written = 0;
-        let mut start_index = 1;
+        let mut after: Option<SortKey> = None;
         loop {
-            let query = ListQuery {
-                filter: None,
-                start_index,
-                count: EXPORT_PAGE,
-                sort_by: None,
-                sort_order: SortOrder::Ascending,
-            };
+            let query = ListQuery::scan(after.as_ref(), EXPORT_PAGE);
             let page = self.store.list_users(&tenant.id, &query).await?;
-            let n = page.records.len() as u64;
+            after = page.edges.map(|(_, last)| last);
             for r in page.records {
                 emit(&Line::User {
                     id: r.id,
@@ -162,10 +156,9 @@ impl TransferService {
                 .map_err(io)?;
                 written += 1;
             }
-            if n < EXPORT_PAGE {
+            if !page.more {
                 break;
             }
-            start_index += n;
         }
         self.export_groups(&tenant.id, &mut emit).await?;
         Ok(written)
@@ -179,17 +172,11 @@ impl TransferService {
         let io = |e: std::io::Error| {
             CoreError::Store(StoreError::Database(format!("writing the export: {e}")))
         };
-        let mut start_index = 1;
+        let mut after_group: Option<SortKey> = None;
         loop {
-            let query = ListQuery {
-                filter: None,
-                start_index,
-                count: EXPORT_PAGE,
-                sort_by: None,
-                sort_order: SortOrder::Ascending,
-            };
+            let query = ListQuery::scan(after_group.as_ref(), EXPORT_PAGE);
             let page = self.store.list_groups(tenant, &query).await?;
-            let n = page.records.len() as u64;
+            after_group = page.edges.map(|(_, last)| last);
             for r in page.records {
                 let mut members = Vec::new();
                 let mut after: Option<String> = None;
@@ -218,10 +205,9 @@ impl TransferService {
                 })
                 .map_err(io)?;
             }
-            if n < EXPORT_PAGE {
+            if !page.more {
                 return Ok(());
             }
-            start_index += n;
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use iris_scim::filter::{self, FilterLimits, Resolved};
+use iris_scim::filter::FilterLimits;
 use iris_scim::patch;
 use iris_scim::resource::{self, Document};
 use iris_scim::schema::{self, AttrType, Attribute, ResourceType};
@@ -12,47 +12,13 @@ use serde_json::{Map, Value};
 
 use crate::clock;
 use crate::error::{CoreError, CoreResult, StoreError};
-use crate::store::{
-    ListPage, ListQuery, Modified, MultiValue, Mutation, ResourceRecord, SortOrder, Store,
-    UserShadow, UserWrite,
-};
+use crate::listing::PreparedList;
+pub use crate::listing::{ListParams, ListResult, PageLimits};
+use crate::store::{Modified, MultiValue, Mutation, ResourceRecord, Store, UserShadow, UserWrite};
 use crate::tenants::Tenant;
 
 /// Multi-valued attributes whose elements are indexed in the side table.
 const INDEXED_MULTI_VALUED: [&str; 2] = ["emails", "phoneNumbers"];
-
-/// Paging limits advertised in ServiceProviderConfig.
-#[derive(Debug, Clone, Copy)]
-pub struct PageLimits {
-    pub default_count: u64,
-    pub max_count: u64,
-}
-
-impl Default for PageLimits {
-    fn default() -> Self {
-        Self {
-            default_count: 100,
-            max_count: 1000,
-        }
-    }
-}
-
-/// The list parameters of RFC 7644 §3.4.2 as the client sent them.
-#[derive(Debug, Clone, Default)]
-pub struct ListParams {
-    pub filter: Option<String>,
-    pub start_index: Option<i64>,
-    pub count: Option<i64>,
-    pub sort_by: Option<String>,
-    pub sort_order: Option<String>,
-}
-
-/// A list result with the paging figures to echo.
-#[derive(Debug, Clone)]
-pub struct ListResult {
-    pub page: ListPage,
-    pub start_index: u64,
-}
 
 /// A precondition from `If-Match`: the version the client last saw.
 pub type ExpectedVersion = Option<i64>;
@@ -126,15 +92,13 @@ impl UserService {
     }
 
     pub async fn list(&self, tenant: &Tenant, params: &ListParams) -> CoreResult<ListResult> {
-        let prepared = prepare_list(user_type(), params, &self.filter_limits, self.page_limits)?;
+        let prepared =
+            PreparedList::new(user_type(), params, &self.filter_limits, self.page_limits)?;
         let page = self
             .store
             .list_users(tenant.id(), &prepared.query())
             .await?;
-        Ok(ListResult {
-            page,
-            start_index: prepared.start_index,
-        })
+        Ok(prepared.finish(page))
     }
 
     /// PUT: replaces every writable attribute (RFC 7644 §3.5.1); `id` and `meta.created` stay.
@@ -242,93 +206,6 @@ fn conflict_as_uniqueness(e: StoreError, doc: &Document) -> CoreError {
                 .unwrap_or_default(),
         ),
         other => other.into(),
-    }
-}
-
-/// A list request checked against a resource type: what the store's list query needs.
-pub(crate) struct PreparedList {
-    filter: Option<Resolved>,
-    sort_by: Option<filter::ResolvedAttr>,
-    sort_order: SortOrder,
-    pub(crate) start_index: u64,
-    count: u64,
-}
-
-impl PreparedList {
-    pub(crate) fn query(&self) -> ListQuery<'_> {
-        ListQuery {
-            filter: self.filter.as_ref(),
-            start_index: self.start_index,
-            count: self.count,
-            sort_by: self.sort_by.as_ref(),
-            sort_order: self.sort_order,
-        }
-    }
-}
-
-/// Parses and resolves the list parameters of RFC 7644 §3.4.2 for resources of type `rt`.
-pub(crate) fn prepare_list(
-    rt: &'static ResourceType,
-    params: &ListParams,
-    filter_limits: &FilterLimits,
-    page_limits: PageLimits,
-) -> CoreResult<PreparedList> {
-    let filter = match params.filter.as_deref().map(str::trim) {
-        Some(f) if !f.is_empty() => {
-            let parsed = filter::parse_filter(f, filter_limits).map_err(ScimError::from)?;
-            Some(filter::resolve(&parsed, rt)?)
-        }
-        _ => None,
-    };
-    let sort_by = match params.sort_by.as_deref().map(str::trim) {
-        Some(s) if !s.is_empty() => Some(resolve_sort_attribute(rt, s)?),
-        _ => None,
-    };
-    let sort_order = match params
-        .sort_order
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("ascending") => SortOrder::Ascending,
-        Some("descending") => SortOrder::Descending,
-        Some(other) => {
-            return Err(ScimError::invalid_value(format!(
-                "sortOrder must be 'ascending' or 'descending', not '{other}'"
-            ))
-            .into());
-        }
-    };
-    // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1; a negative count as 0.
-    let start_index = params.start_index.map_or(1, |s| s.max(1)) as u64;
-    let count = params
-        .count
-        .map_or(page_limits.default_count, |c| c.max(0) as u64)
-        .min(page_limits.max_count);
-    Ok(PreparedList {
-        filter,
-        sort_by,
-        sort_order,
-        start_index,
-        count,
-    })
-}
-
-fn resolve_sort_attribute(
-    rt: &'static ResourceType,
-    raw: &str,
-) -> ScimResult<filter::ResolvedAttr> {
-    let limits = FilterLimits::default();
-    let path =
-        filter::parse_path(raw, &limits).map_err(|e| ScimError::invalid_value(e.to_string()))?;
-    if path.filter.is_some() {
-        return Err(ScimError::invalid_value("sortBy cannot contain a filter"));
-    }
-    // Resolving `attr pr` checks and canonicalises the name exactly as filters do.
-    match filter::resolve(&filter::Filter::Present(path.attr), rt) {
-        Ok(Resolved::Present(attr)) => Ok(attr),
-        Ok(_) => Err(ScimError::invalid_value(format!("cannot sort by '{raw}'"))),
-        Err(e) => Err(ScimError::invalid_value(e.detail)),
     }
 }
 

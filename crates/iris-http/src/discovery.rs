@@ -48,6 +48,14 @@ async fn service_provider_config(
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
+        // RFC 9865 §4. Cursors are keyset positions and never expire, so no cursorTimeout.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": state.users.page_limits().default_count,
+            "maxPageSize": state.users.page_limits().max_count,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

@@ -20,14 +20,14 @@ use iris_core::users::ListParams;
 use iris_core::{GroupService, Tenant};
 use iris_scim::projection::Projection;
 use iris_scim::resource::{self, Meta};
-use iris_scim::schema::{self, LIST_RESPONSE, ResourceType};
+use iris_scim::schema::{self, ResourceType};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{EntityTag, Preconditions, QueryParams, ResourceId, ScimBody, TenantAuth};
 use crate::response::{SCIM_JSON, no_content, with_etag, with_location};
-use crate::users::{list_params, search_request};
+use crate::users::{list_head, list_params, search_request};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -343,12 +343,7 @@ async fn list_response(
     projection: Projection,
 ) -> ApiResult<Response> {
     let result = state.groups.list(tenant, params).await?;
-    let head = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": result.page.total,
-        "startIndex": result.start_index,
-        "itemsPerPage": result.page.records.len(),
-    });
+    let head = list_head(&result, result.page.records.len());
     Ok(GroupBody::list(
         state,
         tenant,

@@ -43,6 +43,12 @@ async fn root_search(
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
     let (params, attributes, excluded) = search_fields(&body)?;
+    if params.cursor.is_some() {
+        return Err(iris_scim::ScimError::invalid_value(
+            "cursor paging is offered per resource type: POST /Users/.search or /Groups/.search",
+        )
+        .into());
+    }
     let user_projection = Projection::parse(
         schema::user_type(),
         attributes.as_deref(),

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use std::collections::HashMap;
 
 use iris_core::store::{DirectGroup, ResourceRecord};
-use iris_core::users::ListParams;
+use iris_core::users::{ListParams, ListResult};
 use iris_scim::projection::Projection;
 use iris_scim::resource::{self, Meta};
 use iris_scim::schema::{self, LIST_RESPONSE, ResourceType};
@@ -189,7 +189,30 @@ pub(crate) fn list_params(params: &QueryParams) -> ApiResult<ListParams> {
         count: params.int("count")?,
         sort_by: params.get("sortBy").map(str::to_owned),
         sort_order: params.get("sortOrder").map(str::to_owned),
+        cursor: params.get("cursor").map(str::to_owned),
     })
+}
+
+/// The ListResponse without its resources: `startIndex` for index paging, `nextCursor` and
+/// `previousCursor` (each only when that page exists) for cursor paging (RFC 9865).
+pub(crate) fn list_head(result: &ListResult, items: usize) -> Value {
+    let mut head = json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": result.page.total,
+        "itemsPerPage": items,
+    });
+    match &result.cursors {
+        None => head["startIndex"] = json!(result.start_index),
+        Some(cursors) => {
+            if let Some(next) = &cursors.next {
+                head["nextCursor"] = json!(next);
+            }
+            if let Some(previous) = &cursors.previous {
+                head["previousCursor"] = json!(previous);
+            }
+        }
+    }
+    head
 }
 
 /// POST `/Users/.search` (RFC 7644 §3.4.3): the same query as GET, in a SearchRequest body.
@@ -263,6 +286,7 @@ pub(crate) fn search_fields(
         count: int("count")?,
         sort_by: text("sortBy")?,
         sort_order: text("sortOrder")?,
+        cursor: text("cursor")?,
     };
     let attributes = text("attributes")?;
     let excluded = text("excludedAttributes")?;
@@ -277,13 +301,8 @@ async fn list_response(
 ) -> ApiResult<Response> {
     let result = state.users.list(tenant, params).await?;
     let resources = render_all(state, tenant, &result.page.records, projection).await?;
-    let body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": result.page.total,
-        "startIndex": result.start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
+    let mut body = list_head(&result, resources.len());
+    body["Resources"] = Value::Array(resources);
     Ok(scim_json(StatusCode::OK, &body))
 }
 

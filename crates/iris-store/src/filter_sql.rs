@@ -700,8 +700,11 @@ fn collect_subs<'a>(filter: &'a Resolved, out: &mut Vec<&'a str>) {
 /// by their first element.
 pub fn sort_expression(backend: Backend, target: Target, attr: &ResolvedAttr) -> String {
     let collate = backend.collate_binary();
-    if let Some(Operand::Text { expr, .. } | Operand::BoolColumn(expr)) = row_column(target, attr) {
-        return format!("{expr}{collate}");
+    match row_column(target, attr) {
+        Some(Operand::Text { expr, .. }) => return format!("{expr}{collate}"),
+        // Collations apply to text only.
+        Some(Operand::BoolColumn(expr)) => return expr,
+        _ => {}
     }
     let mut path: Vec<String> = attr.json_path().iter().map(|s| (*s).to_owned()).collect();
     if attr.attr.multi_valued {

@@ -10,11 +10,13 @@ use async_trait::async_trait;
 use iris_core::StoreError;
 use iris_core::store::{
     DirectGroup, GroupMutation, GroupWrite, Imported, Inserted, ListPage, ListQuery, Member,
-    Modified, Mutation, ResourceRecord, SortOrder, Store, TenantId, TenantRow, TokenRow, UserWrite,
+    Modified, Mutation, PageStart, ResourceRecord, SortKey, SortOrder, Store, TenantId, TenantRow,
+    TokenRow, UserWrite,
 };
 use iris_scim::ScimError;
 use iris_scim::patch::MemberRef;
 use iris_scim::resource::Document;
+use serde_json::Value;
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AssertSqlSafe, Executor, Row};
@@ -369,45 +371,204 @@ impl SqlStore {
             .map_err(db_error)?
             .try_get("n")
             .map_err(db_error)?;
+        let total = total.max(0) as u64;
 
-        let offset = query.start_index.saturating_sub(1);
-        let mut records = Vec::new();
-        if query.count > 0 && offset < total as u64 {
-            let direction = match query.sort_order {
-                SortOrder::Ascending => "ASC",
-                SortOrder::Descending => "DESC",
-            };
-            let order = match query.sort_by {
-                // NULLs (absent values) sort last in both directions, the same on both engines.
-                Some(attr) => {
-                    let expr = sort_expression(self.backend, target, attr);
-                    format!(
-                        "CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END, {expr} {direction}, {alias}.id"
-                    )
+        let order = SortOrdering::new(self.backend, target, query);
+        let mut page = ListPage {
+            total,
+            records: Vec::new(),
+            edges: None,
+            more: false,
+        };
+        let limit = |n: u64| Bind::Int(n.min(i64::MAX as u64) as i64);
+        match query.start {
+            PageStart::Index(start_index) => {
+                let offset = start_index.saturating_sub(1);
+                if query.count > 0 && offset < total {
+                    let n = binds.len();
+                    let sql = format!(
+                        "SELECT {} FROM {table} {alias} WHERE {where_clause} ORDER BY {} LIMIT ${} OFFSET ${}",
+                        record_columns(alias),
+                        order.order_by(false),
+                        n + 1,
+                        n + 2
+                    );
+                    binds.push(limit(query.count));
+                    binds.push(limit(offset));
+                    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    page.records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
                 }
-                None => format!("{alias}.id"),
-            };
-            let n = binds.len();
-            let page_sql = format!(
-                "SELECT {} FROM {table} {alias} WHERE {where_clause} ORDER BY {order} LIMIT ${} OFFSET ${}",
-                record_columns(alias),
-                n + 1,
-                n + 2
-            );
-            let mut page_binds = binds.clone();
-            page_binds.push(Bind::Int(query.count.min(i64::MAX as u64) as i64));
-            page_binds.push(Bind::Int(offset.min(i64::MAX as u64) as i64));
-            let rows = bind_all(sqlx::query(AssertSqlSafe(page_sql)), &page_binds)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
+            }
+            PageStart::After(_) | PageStart::Before(_) if query.count > 0 => {
+                let (key, backward) = match query.start {
+                    PageStart::Before(key) => (Some(key), true),
+                    PageStart::After(key) => (key, false),
+                    PageStart::Index(_) => (None, false),
+                };
+                let mut clause = where_clause.clone();
+                if let Some(key) = key {
+                    clause = format!("{clause} AND {}", order.beyond(key, backward, &mut binds));
+                }
+                let n = binds.len();
+                let sql = format!(
+                    "SELECT {}, {} AS sort_key FROM {table} {alias} WHERE {clause} ORDER BY {} LIMIT ${}",
+                    record_columns(alias),
+                    order.key_expression(),
+                    order.order_by(backward),
+                    n + 1,
+                );
+                // One row more than asked tells whether another page follows.
+                binds.push(limit(query.count.saturating_add(1)));
+                let mut rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                page.more = rows.len() as u64 > query.count;
+                rows.truncate(query.count as usize);
+                if backward {
+                    rows.reverse();
+                }
+                let keys = rows
+                    .iter()
+                    .map(|row| order.key_of(row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let (Some(first), Some(last)) = (keys.first(), keys.last()) {
+                    page.edges = Some((first.clone(), last.clone()));
+                }
+                page.records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
+            }
+            PageStart::After(_) | PageStart::Before(_) => {}
         }
         tx.commit().await.map_err(db_error)?;
-        Ok(ListPage {
-            total: total.max(0) as u64,
-            records,
-        })
+        Ok(page)
+    }
+}
+
+/// The order of a list (RFC 7644 §3.4.2.3) and the keyset conditions that continue it. Rows
+/// without the sort attribute come last in both directions, the same on both engines; the id
+/// breaks ties, so the order is total and a keyset page never repeats or skips a row.
+struct SortOrdering {
+    alias: &'static str,
+    /// The sort attribute's expression, if there is one.
+    sort: Option<String>,
+    descending: bool,
+}
+
+impl SortOrdering {
+    fn new(backend: Backend, target: Target, query: &ListQuery<'_>) -> Self {
+        Self {
+            alias: target.alias(),
+            sort: query
+                .sort_by
+                .map(|attr| sort_expression(backend, target, attr)),
+            descending: query.sort_order == SortOrder::Descending,
+        }
+    }
+
+    /// ORDER BY for reading forwards, or (for a backward keyset page) in exact reverse.
+    fn order_by(&self, reversed: bool) -> String {
+        let (asc, desc) = if reversed {
+            ("DESC", "ASC")
+        } else {
+            ("ASC", "DESC")
+        };
+        let id = format!("{}.id {asc}", self.alias);
+        match &self.sort {
+            Some(expr) => {
+                let direction = if self.descending { desc } else { asc };
+                format!(
+                    "CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END {asc}, {expr} {direction}, {id}"
+                )
+            }
+            None => id,
+        }
+    }
+
+    /// The expression whose value the keys record.
+    fn key_expression(&self) -> String {
+        self.sort.clone().unwrap_or_else(|| "NULL".to_owned())
+    }
+
+    /// The condition selecting rows strictly after `key` (or, `backward`, strictly before it).
+    fn beyond(&self, key: &SortKey, backward: bool, binds: &mut Vec<Bind>) -> String {
+        let alias = self.alias;
+        binds.push(Bind::Text(key.id.clone()));
+        let id_param = binds.len();
+        let id_beyond = if backward {
+            format!("{alias}.id < ${id_param}")
+        } else {
+            format!("{alias}.id > ${id_param}")
+        };
+        let Some(expr) = &self.sort else {
+            return id_beyond;
+        };
+        let value = key.value.as_ref().and_then(bind_for_key);
+        match (value, backward) {
+            // The key lies among the rows without a value, which come last.
+            (None, false) => format!("({expr} IS NULL AND {id_beyond})"),
+            (None, true) => format!("({expr} IS NOT NULL OR {id_beyond})"),
+            (Some(bind), _) => {
+                binds.push(bind);
+                let v = binds.len();
+                let later = if self.descending != backward {
+                    "<"
+                } else {
+                    ">"
+                };
+                let within = format!(
+                    "({expr} IS NOT NULL AND ({expr} {later} ${v} OR ({expr} = ${v} AND {id_beyond})))"
+                );
+                if backward {
+                    within
+                } else {
+                    format!("({within} OR {expr} IS NULL)")
+                }
+            }
+        }
+    }
+
+    /// The key of a row read with [`Self::key_expression`] as `sort_key`.
+    fn key_of(&self, row: &AnyRow) -> Result<SortKey, StoreError> {
+        let id: String = row.try_get("id").map_err(db_error)?;
+        let value = if self.sort.is_some() {
+            Some(sort_key_value(row))
+        } else {
+            None
+        };
+        Ok(SortKey { value, id })
+    }
+}
+
+/// The sort value of a row as JSON; its SQL type depends on the attribute and the engine.
+fn sort_key_value(row: &AnyRow) -> Value {
+    if let Ok(v) = row.try_get::<Option<String>, _>("sort_key") {
+        return v.map_or(Value::Null, Value::String);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<i64>, _>("sort_key") {
+        return Value::from(v);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<f64>, _>("sort_key") {
+        return Value::from(v);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<bool>, _>("sort_key") {
+        return Value::Bool(v);
+    }
+    Value::Null
+}
+
+/// The bind for a key value read back from a cursor; `None` for JSON null (no value).
+fn bind_for_key(value: &Value) -> Option<Bind> {
+    match value {
+        Value::String(s) => Some(Bind::Text(s.clone())),
+        Value::Bool(b) => Some(Bind::Bool(*b)),
+        Value::Number(n) => Some(
+            n.as_i64()
+                .map_or_else(|| Bind::Float(n.as_f64().unwrap_or_default()), Bind::Int),
+        ),
+        _ => None,
     }
 }
 

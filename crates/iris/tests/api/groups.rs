@@ -1194,13 +1194,7 @@ async fn groups_and_memberships_survive_export_and_import(app: TestApp) -> TestA
         (3, 2, 4)
     );
     let tenant = app.tenant.id();
-    let query = ListQuery {
-        filter: None,
-        start_index: 1,
-        count: 100,
-        sort_by: None,
-        sort_order: iris_core::store::SortOrder::Ascending,
-    };
+    let query = ListQuery::scan(None, 100);
     let source_groups = app.store.list_groups(tenant, &query).await.unwrap();
     let target_groups = target.list_groups(tenant, &query).await.unwrap();
     assert_eq!(target_groups.total, 2);

@@ -10,6 +10,7 @@ mod harness;
 
 mod auth;
 mod cli;
+mod cursor_paging;
 mod discovery;
 mod errors;
 mod filters;
