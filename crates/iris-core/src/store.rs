@@ -302,6 +302,10 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Brings the query planner's statistics up to date after a bulk load: without them a
+    /// PostgreSQL planner may scan where an index lookup belongs.
+    async fn refresh_statistics(&self) -> Result<(), StoreError>;
+
     async fn insert_tenant(&self, tenant: &TenantRow) -> Result<(), StoreError>;
     async fn tenants(&self) -> Result<Vec<TenantRow>, StoreError>;
     async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRow>, StoreError>;

@@ -251,7 +251,11 @@ impl TransferService {
                 other => other.into(),
             })?;
         match self.import_into(&tenant, lines).await {
-            Ok(summary) => Ok(summary),
+            Ok(summary) => {
+                // The first queries after a large import should not run without statistics.
+                self.store.refresh_statistics().await?;
+                Ok(summary)
+            }
             Err(e) => {
                 // Leave nothing half-imported: the tenant and all it received go again.
                 if let Err(cleanup) = self.store.delete_tenant(&tenant).await {

@@ -696,6 +696,24 @@ fn collect_subs<'a>(filter: &'a Resolved, out: &mut Vec<&'a str>) {
     }
 }
 
+/// Whether `filter` pins the result to at most a few rows through a unique or near-unique index
+/// (`id`, `userName`, a group's `displayName`, `externalId` compared with `eq`, alone or in an
+/// `and`): Entra's matching queries. Such a list is answered by one statement that also counts.
+pub fn is_point_lookup(target: Target, filter: &Resolved) -> bool {
+    match filter {
+        Resolved::And(a, b) => is_point_lookup(target, a) || is_point_lookup(target, b),
+        Resolved::Compare(attr, CompareOp::Eq, CompValue::Str(_)) if attr.sub.is_none() => {
+            attr.schema.id == target.core_schema()
+                && match (target, attr.attr.name) {
+                    (_, "id" | "externalId") => true,
+                    (Target::Users, "userName") | (Target::Groups, "displayName") => true,
+                    _ => false,
+                }
+        }
+        _ => false,
+    }
+}
+
 /// The ORDER BY expression for a sort attribute (RFC 7644 §3.4.2.3); multi-valued attributes sort
 /// by their first element.
 pub fn sort_expression(backend: Backend, target: Target, attr: &ResolvedAttr) -> String {
