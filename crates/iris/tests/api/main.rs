@@ -11,6 +11,7 @@ mod harness;
 mod auth;
 mod cli;
 mod discovery;
+mod entra_patch;
 mod errors;
 mod filters;
 mod groups;
