@@ -12,6 +12,7 @@ mod auth;
 mod cli;
 mod cursor_paging;
 mod discovery;
+mod entra_patch;
 mod errors;
 mod filters;
 mod groups;
