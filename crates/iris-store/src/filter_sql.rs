@@ -704,11 +704,12 @@ pub fn is_point_lookup(target: Target, filter: &Resolved) -> bool {
         Resolved::And(a, b) => is_point_lookup(target, a) || is_point_lookup(target, b),
         Resolved::Compare(attr, CompareOp::Eq, CompValue::Str(_)) if attr.sub.is_none() => {
             attr.schema.id == target.core_schema()
-                && match (target, attr.attr.name) {
-                    (_, "id" | "externalId") => true,
-                    (Target::Users, "userName") | (Target::Groups, "displayName") => true,
-                    _ => false,
-                }
+                && matches!(
+                    (target, attr.attr.name),
+                    (_, "id" | "externalId")
+                        | (Target::Users, "userName")
+                        | (Target::Groups, "displayName")
+                )
         }
         _ => false,
     }
