@@ -6,6 +6,7 @@ pub mod clock;
 pub mod error;
 pub mod groups;
 pub mod listing;
+pub mod rejections;
 pub mod store;
 pub mod tenants;
 pub mod tokens;

@@ -302,6 +302,21 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Records a refused request and keeps only the newest `keep` of the tenant.
+    async fn insert_rejected_request(
+        &self,
+        tenant: &TenantId,
+        request: &crate::rejections::RejectedRequest,
+        keep: u32,
+    ) -> Result<(), StoreError>;
+
+    /// The newest `limit` refused requests of a tenant, newest first.
+    async fn rejected_requests(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+    ) -> Result<Vec<crate::rejections::RejectedRequest>, StoreError>;
+
     /// Brings the query planner's statistics up to date after a bulk load: without them a
     /// PostgreSQL planner may scan where an index lookup belongs.
     async fn refresh_statistics(&self) -> Result<(), StoreError>;

@@ -49,75 +49,18 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Keeps a record of a PATCH that was refused: the raw body is what an operator needs to see to
-/// understand an identity provider's dialect. Passwords in it are redacted, so the log never
-/// holds a secret.
-pub(crate) fn record_rejected_patch(
-    tenant: &str,
-    resource: &str,
-    id: &str,
-    err: &ApiError,
-    body: &serde_json::Value,
-) {
-    if err.0.status >= 500 {
-        return;
+/// Passes `outcome` through, first keeping a record of the request when it was refused.
+pub(crate) async fn recording_refusal<T>(
+    state: &crate::AppState,
+    tenant: &iris_core::Tenant,
+    request: iris_core::rejections::RefusedRequest<'_>,
+    outcome: ApiResult<T>,
+) -> ApiResult<T> {
+    if let Err(e) = &outcome {
+        state
+            .rejections
+            .record(tenant.id(), tenant.name(), request, &e.0)
+            .await;
     }
-    let body = redact_passwords(body);
-    tracing::warn!(tenant, resource, id, status = err.0.status, detail = %err.0.detail, %body, "PATCH rejected");
-}
-
-/// A copy of a request body with every password value replaced: object keys named `password`
-/// (any case, also URN-qualified) and the `value` of operations whose `path` names it.
-pub(crate) fn redact_passwords(value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    const REDACTED: &str = "[redacted]";
-    let names_password = |key: &str| {
-        key.rsplit([':', '.'])
-            .next()
-            .is_some_and(|k| k.eq_ignore_ascii_case("password"))
-    };
-    match value {
-        Value::Object(map) => {
-            let path_is_password = map
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
-                .and_then(|(_, v)| v.as_str())
-                .is_some_and(|p| names_password(p.split('[').next().unwrap_or(p)));
-            Value::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let secret = names_password(k)
-                            || (path_is_password && k.eq_ignore_ascii_case("value"));
-                        let v = if secret {
-                            Value::from(REDACTED)
-                        } else {
-                            redact_passwords(v)
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(redact_passwords).collect()),
-        other => other.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn passwords_never_reach_the_log() {
-        let body = json!({"Operations": [
-            {"op": "replace", "path": "password", "value": "s3cret"},
-            {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:password", "value": "s3cret"},
-            {"op": "replace", "value": {"Password": "s3cret", "displayName": "Ann"}},
-            {"op": "replace", "path": "displayName", "value": "kept"}
-        ]});
-        let text = redact_passwords(&body).to_string();
-        assert!(!text.contains("s3cret"), "{text}");
-        assert!(text.contains("kept") && text.contains("Ann"), "{text}");
-    }
+    outcome
 }

@@ -73,6 +73,19 @@ impl FromRequest<AppState> for ScimBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        parse_json(&bytes).map(Self)
+    }
+}
+
+/// The request body as received, read up to the configured size, for handlers that keep a copy
+/// of what they refuse (parse it with [`parse_json`]).
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.config.max_body_bytes;
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
@@ -83,11 +96,11 @@ impl FromRequest<AppState> for ScimBody {
                     format!("the request body exceeds {limit} bytes"),
                 ))
             })?;
-        parse_json(&bytes).map(Self)
+        Ok(Self(bytes))
     }
 }
 
-fn parse_json(bytes: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn parse_json(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax("the request body is empty").into());
     }

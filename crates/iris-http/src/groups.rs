@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use iris_core::groups::MEMBER_PAGE;
+use iris_core::rejections::RefusedRequest;
 use iris_core::store::{Member, ResourceRecord};
 use iris_core::users::ListParams;
 use iris_core::{GroupService, Tenant};
@@ -24,8 +25,10 @@ use iris_scim::schema::{self, ResourceType};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{EntityTag, Preconditions, QueryParams, ResourceId, ScimBody, TenantAuth};
+use crate::error::{ApiResult, recording_refusal};
+use crate::extract::{
+    EntityTag, Preconditions, QueryParams, RawBody, ResourceId, ScimBody, TenantAuth, parse_json,
+};
 use crate::response::{SCIM_JSON, no_content, with_etag, with_location};
 use crate::users::{list_head, list_params, search_request};
 
@@ -447,18 +450,20 @@ async fn patch(
     ResourceId(id): ResourceId,
     params: QueryParams,
     pre: Preconditions,
-    ScimBody(body): ScimBody,
+    RawBody(raw): RawBody,
 ) -> ApiResult<Response> {
     let expected = EntityTag::expected_version(pre.if_match);
-    let record = state
-        .groups
-        .patch(&tenant, &id, &body, expected)
-        .await
-        .map_err(|e| {
-            let err = ApiError::from(e);
-            crate::error::record_rejected_patch(tenant.name(), "Group", &id, &err, &body);
-            err
-        })?;
+    let outcome = async {
+        let body = parse_json(&raw)?;
+        Ok(state.groups.patch(&tenant, &id, &body, expected).await?)
+    };
+    let refused = RefusedRequest {
+        method: "PATCH",
+        resource_type: "Group",
+        resource_id: &id,
+        body: &raw,
+    };
+    let record = recording_refusal(&state, &tenant, refused, outcome.await).await?;
     let wants_body =
         params.get("attributes").is_some() || params.get("excludedAttributes").is_some();
     if !wants_body {

@@ -18,6 +18,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use iris_core::rejections::RejectionLog;
 use iris_core::{GroupService, Store, TenantService, UserService};
 use iris_scim::ScimError;
 use tower::ServiceExt;
@@ -50,6 +51,7 @@ pub struct AppState {
     pub tenants: TenantService,
     pub users: UserService,
     pub groups: GroupService,
+    pub rejections: RejectionLog,
     pub config: Arc<HttpConfig>,
     token_touches: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -60,6 +62,7 @@ impl AppState {
         Self {
             tenants: TenantService::new(store.clone()),
             groups: GroupService::new(store.clone(), users.filter_limits(), users.page_limits()),
+            rejections: RejectionLog::new(store.clone()),
             users,
             store,
             config: Arc::new(config),

@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use std::collections::HashMap;
 
+use iris_core::rejections::RefusedRequest;
 use iris_core::store::{DirectGroup, ResourceRecord};
 use iris_core::users::{ListParams, ListResult};
 use iris_scim::projection::Projection;
@@ -15,8 +16,10 @@ use iris_scim::schema::{self, LIST_RESPONSE, ResourceType};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{EntityTag, Preconditions, QueryParams, ResourceId, ScimBody, TenantAuth};
+use crate::error::{ApiResult, recording_refusal};
+use crate::extract::{
+    EntityTag, Preconditions, QueryParams, RawBody, ResourceId, ScimBody, TenantAuth, parse_json,
+};
 use crate::response::{no_content, scim_json, with_etag, with_location};
 
 pub fn routes() -> Router<AppState> {
@@ -332,18 +335,20 @@ async fn patch(
     ResourceId(id): ResourceId,
     params: QueryParams,
     pre: Preconditions,
-    ScimBody(body): ScimBody,
+    RawBody(raw): RawBody,
 ) -> ApiResult<Response> {
     let expected = EntityTag::expected_version(pre.if_match);
-    let record = state
-        .users
-        .patch(&tenant, &id, &body, expected)
-        .await
-        .map_err(|e| {
-            let err = ApiError::from(e);
-            crate::error::record_rejected_patch(tenant.name(), "User", &id, &err, &body);
-            err
-        })?;
+    let outcome = async {
+        let body = parse_json(&raw)?;
+        Ok(state.users.patch(&tenant, &id, &body, expected).await?)
+    };
+    let refused = RefusedRequest {
+        method: "PATCH",
+        resource_type: "User",
+        resource_id: &id,
+        body: &raw,
+    };
+    let record = recording_refusal(&state, &tenant, refused, outcome.await).await?;
     resource_response(
         &state,
         &tenant,

@@ -5,6 +5,7 @@
 mod dialect;
 mod filter_sql;
 mod groups_sql;
+mod rejections_sql;
 mod sql_store;
 
 use std::sync::Arc;

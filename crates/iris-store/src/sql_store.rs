@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use iris_core::StoreError;
+use iris_core::rejections::RejectedRequest;
 use iris_core::store::{
     DirectGroup, GroupMutation, GroupWrite, Imported, Inserted, ListPage, ListQuery, Member,
     Modified, Mutation, PageStart, ResourceRecord, SortKey, SortOrder, Store, TenantId, TenantRow,
@@ -646,6 +647,23 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn insert_rejected_request(
+        &self,
+        tenant: &TenantId,
+        request: &RejectedRequest,
+        keep: u32,
+    ) -> Result<(), StoreError> {
+        self.insert_rejected_row(tenant, request, keep).await
+    }
+
+    async fn rejected_requests(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+    ) -> Result<Vec<RejectedRequest>, StoreError> {
+        self.rejected_rows(tenant, limit).await
+    }
+
     async fn refresh_statistics(&self) -> Result<(), StoreError> {
         let statement = match self.backend {
             Backend::Sqlite => "PRAGMA optimize",
@@ -707,6 +725,7 @@ impl Store for SqlStore {
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for sql in [
+            "DELETE FROM rejected_requests WHERE tenant_id = $1",
             "DELETE FROM group_members WHERE tenant_id = $1",
             "DELETE FROM groups WHERE tenant_id = $1",
             "DELETE FROM user_values WHERE tenant_id = $1",

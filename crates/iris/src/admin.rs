@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
+use iris_core::rejections::{RejectedRequest, RejectionLog};
 use iris_core::tenants::TokenInfo;
 use iris_core::transfer::{Line, TransferService};
 use iris_core::{CoreError, IssuedToken, Tenant, TenantName, TenantService};
@@ -22,10 +23,14 @@ fn core_error(e: CoreError) -> anyhow::Error {
     }
 }
 
-async fn service(config: &Config) -> anyhow::Result<(TenantService, String)> {
+async fn service(config: &Config) -> anyhow::Result<(TenantService, RejectionLog, String)> {
     let store = open_store(config).await?;
     let public_url = config.public_url_for(config.listen_addr()?);
-    Ok((TenantService::new(store), public_url))
+    Ok((
+        TenantService::new(store.clone()),
+        RejectionLog::new(store),
+        public_url,
+    ))
 }
 
 /// Prints what an admin pastes into the identity provider: the Tenant URL (on request) and the
@@ -53,8 +58,28 @@ fn print_credentials(
     );
 }
 
+fn print_rejected(recent: &[RejectedRequest], json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if recent.is_empty() && !json {
+        writeln!(out, "no refused requests recorded")?;
+    }
+    for r in recent {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else {
+            let scim_type = r.scim_type.as_deref().unwrap_or("-");
+            writeln!(
+                out,
+                "{}  {} {}/{}  {} {scim_type}: {}\n  {}",
+                r.received_at, r.method, r.resource_type, r.resource_id, r.status, r.detail, r.body
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
-    let (tenants, public_url) = service(config).await?;
+    let (tenants, rejections, public_url) = service(config).await?;
     match command {
         TenantCommand::Create { name, json } => {
             let name = TenantName::parse(&name).map_err(anyhow::Error::msg)?;
@@ -96,6 +121,14 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<(
                 .map_err(core_error)?;
             println!("tenant '{name}' enabled");
         }
+        TenantCommand::Rejected { name, limit, json } => {
+            let tenant = tenants.find(&name).await.map_err(core_error)?;
+            let recent = rejections
+                .recent(tenant.id(), limit)
+                .await
+                .map_err(core_error)?;
+            print_rejected(&recent, json)?;
+        }
     }
     Ok(())
 }
@@ -105,7 +138,7 @@ fn token_json(t: &TokenInfo) -> serde_json::Value {
 }
 
 pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
-    let (tenants, public_url) = service(config).await?;
+    let (tenants, _, public_url) = service(config).await?;
     match command {
         TokenCommand::Issue {
             tenant,

@@ -96,6 +96,17 @@ pub enum TenantCommand {
     Disable { name: String },
     /// Re-enable a disabled tenant.
     Enable { name: String },
+    /// Show the tenant's most recently refused PATCH requests, newest first: the body as the
+    /// identity provider sent it (passwords redacted) and the error Iris answered.
+    Rejected {
+        name: String,
+        /// How many to show (the newest 1,000 are kept).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

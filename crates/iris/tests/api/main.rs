@@ -20,6 +20,7 @@ mod groups_bench;
 mod operator;
 mod paging;
 mod patch_properties;
+mod rejected_requests;
 mod scale_out;
 mod transfer;
 mod users_crud;
