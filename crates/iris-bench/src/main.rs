@@ -314,6 +314,8 @@ fn nonce() -> u64 {
 
 struct Tenants {
     big: Tenant,
+    /// 1,000 users: the reference size W1s compares the big tenant's lookups with.
+    thousand: Tenant,
     w8: Tenant,
     w2: Vec<Tenant>,
     small: Vec<Tenant>,
@@ -322,13 +324,20 @@ struct Tenants {
 fn tenants(p: &Params) -> Result<Tenants> {
     let big = Arc::new(TenantRef::new("big", 1, p.users + p.batch)?);
     let w8 = Arc::new(TenantRef::new("w8", 2, 0)?);
+    let thousand = Arc::new(TenantRef::new("k1", 3, 1_000)?);
     let w2 = (0..p.j_tenants)
         .map(|j| TenantRef::new(&format!("w2-{j:02}"), 100 + j as u32, 0).map(Arc::new))
         .collect::<Result<Vec<_>>>()?;
     let small = (0..p.w7_tenants.max(p.j_tenants))
         .map(|k| TenantRef::new(&format!("t{k:03}"), 1000 + k as u32, p.w7_users).map(Arc::new))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Tenants { big, w8, w2, small })
+    Ok(Tenants {
+        big,
+        thousand,
+        w8,
+        w2,
+        small,
+    })
 }
 
 /// Group ids of the limit database (Iris assigns its own).
@@ -367,7 +376,7 @@ async fn seed_iris(
     // never-analysed PostgreSQL table, the foreign-key checks of `user_values` can get a generic
     // plan that scans the tenant's whole `users_display_name` index per row, which makes a
     // 100k-user import quadratic (see BENCHMARKS.md).
-    let mut others: Vec<Tenant> = vec![t.w8.clone()];
+    let mut others: Vec<Tenant> = vec![t.w8.clone(), t.thousand.clone()];
     others.extend(t.w2.iter().cloned());
     others.extend(t.small.iter().cloned());
     let started = Instant::now();
@@ -735,6 +744,64 @@ async fn workloads_all(
             sl.ms(0.99),
             Target::AtMost(2.0),
         ));
+    }
+
+    // W1s: does the matching lookup stay flat as a tenant grows? The same lookup on the big
+    // tenant and on a 1,000-user tenant of the same database, Iris against itself.
+    if bench.wants("W1s") {
+        eprintln!("== {b}: W1s");
+        let users = t.big.users;
+        for c in [1, 16] {
+            let mut figures = Vec::new();
+            for tenant in [t.thousand.clone(), t.big.clone()] {
+                let label = format!(
+                    "GET filter userName eq (hit) at {} users, c{c}",
+                    report::count(tenant.users as f64)
+                );
+                let workload = Arc::new(Lookup {
+                    tenant,
+                    hit: true,
+                    nonce: n ^ 7,
+                });
+                let stats = bench
+                    .run_side(
+                        Side::Iris,
+                        "W1s",
+                        &label,
+                        workload,
+                        Mode::Closed { concurrency: c },
+                        p.warmup,
+                        p.window,
+                    )
+                    .await?;
+                figures.push((stats.ops_per_sec(), stats.ms(0.5), stats.ms(0.99)));
+            }
+            let (small, big) = (figures[0], figures[1]);
+            let slowdown = small.0 / big.0.max(1e-9);
+            bench.row(Row::custom(
+                b,
+                "W1s",
+                &format!(
+                    "userName eq (hit), c{c}: {} users ÷ 1,000 users, time per request (Iris | figures: big | 1k req/s)",
+                    report::count(users as f64)
+                ),
+                format!("{slowdown:.2}×"),
+                format!("{} | {}", report::rate(big.0), report::rate(small.0)),
+                "—".into(),
+                "≤ 2×",
+                Some(slowdown <= 2.0),
+            ));
+            bench.row(Row::custom(
+                b,
+                "W1s",
+                &format!("userName eq (hit), c{c}: p50 | p99 at big vs 1k users"),
+                format!("{} | {}", report::ms(big.1), report::ms(big.2)),
+                format!("{} | {}", report::ms(small.1), report::ms(small.2)),
+                format!("{:.2}×", big.1 / small.1.max(1e-9)),
+                "—",
+                None,
+            ));
+        }
     }
 
     // W6: paging 100 at a time at the first, middle and last page.

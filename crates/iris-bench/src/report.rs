@@ -40,18 +40,22 @@ pub struct Row {
     pub verdict: Verdict,
 }
 
+/// A whole number with thousands separators: `1,000,000`.
+pub fn count(v: f64) -> String {
+    let s = (v.round() as u64).to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn rate(v: f64) -> String {
     if v >= 100.0 {
-        let n = v.round() as u64;
-        let s = n.to_string();
-        let mut out = String::new();
-        for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        format!("{out}/s")
+        format!("{}/s", count(v))
     } else {
         format!("{v:.1}/s")
     }
