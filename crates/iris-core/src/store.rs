@@ -292,6 +292,9 @@ pub struct ListPage {
     pub edges: Option<(SortKey, SortKey)>,
     /// Keyset pages: whether more results lie beyond this page in the direction of travel.
     pub more: bool,
+    /// The direct groups of the users on the page, when the store read them with the page (it
+    /// does for point lookups, saving the matching query a second round trip).
+    pub memberships: Option<Vec<DirectGroup>>,
 }
 
 #[async_trait]

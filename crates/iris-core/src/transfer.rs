@@ -214,9 +214,15 @@ impl TransferService {
     /// Imports an export into this database. The tenant must not exist here yet; every user is
     /// validated again as if it were created, so a damaged file cannot store what the API would
     /// refuse.
-    pub async fn import(&self, lines: impl IntoIterator<Item = Line>) -> CoreResult<ImportSummary> {
+    ///
+    /// `lines` is read as it is written (a million-user export never sits in memory); a line that
+    /// cannot be read fails the import like any other error, and nothing of it is kept.
+    pub async fn import(
+        &self,
+        lines: impl IntoIterator<Item = CoreResult<Line>>,
+    ) -> CoreResult<ImportSummary> {
         let mut lines = lines.into_iter();
-        match lines.next() {
+        match lines.next().transpose()? {
             Some(Line::Header { format, version })
                 if format == FORMAT_NAME && version == FORMAT_VERSION => {}
             _ => {
@@ -231,7 +237,7 @@ impl TransferService {
             name,
             created,
             disabled_at,
-        }) = lines.next()
+        }) = lines.next().transpose()?
         else {
             return Err(ScimError::invalid_syntax("the export has no tenant line").into());
         };
@@ -269,7 +275,7 @@ impl TransferService {
     async fn import_into(
         &self,
         tenant: &TenantId,
-        lines: impl Iterator<Item = Line>,
+        lines: impl Iterator<Item = CoreResult<Line>>,
     ) -> CoreResult<ImportSummary> {
         let mut summary = ImportSummary::default();
         let mut users = Vec::with_capacity(IMPORT_BATCH);
@@ -281,7 +287,7 @@ impl TransferService {
         // comes later in the file).
         let mut memberships: Vec<(String, Vec<MemberRef>)> = Vec::new();
         for line in lines {
-            match line {
+            match line? {
                 Line::Token {
                     id,
                     label,

@@ -79,15 +79,19 @@ pub(crate) async fn groups_of(
     records: &[ResourceRecord],
     projection: &Projection,
 ) -> ApiResult<HashMap<String, Vec<DirectGroup>>> {
-    let mut by_user: HashMap<String, Vec<DirectGroup>> = HashMap::new();
     if records.is_empty() || projection.excludes("groups") {
-        return Ok(by_user);
+        return Ok(HashMap::new());
     }
     let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    for g in state.groups.direct_groups(tenant, &ids).await? {
+    Ok(by_member(state.groups.direct_groups(tenant, &ids).await?))
+}
+
+fn by_member(groups: Vec<DirectGroup>) -> HashMap<String, Vec<DirectGroup>> {
+    let mut by_user: HashMap<String, Vec<DirectGroup>> = HashMap::new();
+    for g in groups {
         by_user.entry(g.member_id.clone()).or_default().push(g);
     }
-    Ok(by_user)
+    by_user
 }
 
 /// Renders a page of users with their groups (one membership query for the page).
@@ -97,7 +101,21 @@ pub(crate) async fn render_all(
     records: &[ResourceRecord],
     projection: &Projection,
 ) -> ApiResult<Vec<Value>> {
-    let groups = groups_of(state, tenant, records, projection).await?;
+    render_with(state, tenant, records, None, projection).await
+}
+
+/// [`render_all`], with the memberships when the store already read them with the records.
+pub(crate) async fn render_with(
+    state: &AppState,
+    tenant: &iris_core::Tenant,
+    records: &[ResourceRecord],
+    memberships: Option<Vec<DirectGroup>>,
+    projection: &Projection,
+) -> ApiResult<Vec<Value>> {
+    let groups = match memberships {
+        Some(known) => by_member(known),
+        None => groups_of(state, tenant, records, projection).await?,
+    };
     Ok(records
         .iter()
         .map(|r| {
@@ -302,8 +320,10 @@ async fn list_response(
     params: &ListParams,
     projection: &Projection,
 ) -> ApiResult<Response> {
-    let result = state.users.list(tenant, params).await?;
-    let resources = render_all(state, tenant, &result.page.records, projection).await?;
+    let mut result = state.users.list(tenant, params).await?;
+    let memberships = result.page.memberships.take();
+    let resources =
+        render_with(state, tenant, &result.page.records, memberships, projection).await?;
     let mut body = list_head(&result, resources.len());
     body["Resources"] = Value::Array(resources);
     Ok(scim_json(StatusCode::OK, &body))

@@ -55,6 +55,10 @@ pub trait Dialect {
     /// Text ordering that is the same on both engines (byte order).
     fn collate_binary(&self) -> &'static str;
 
+    /// A scalar subquery: the direct groups of the user row `alias` as JSON text,
+    /// `[[group id, display name], …]` (`[]` for none), in no particular order.
+    fn member_of_json(&self, alias: &str) -> String;
+
     /// Suffix of a SELECT that locks the rows it reads for the rest of the write transaction.
     /// SQLite needs none: `BEGIN IMMEDIATE` already holds the database's write lock.
     fn lock_row(&self) -> &'static str;
@@ -114,6 +118,23 @@ impl Dialect for Backend {
         match self {
             Self::Sqlite => format!("json_extract({doc}, '{}')", sqlite_path(path)),
             Self::Postgres => format!("(({doc} #>> '{}')::double precision)", pg_path(path)),
+        }
+    }
+
+    fn member_of_json(&self, alias: &str) -> String {
+        let from = format!(
+            "FROM group_members mo JOIN groups mog ON mog.tenant_id = mo.tenant_id AND mog.id = mo.group_id \
+             WHERE mo.tenant_id = {alias}.tenant_id AND mo.member_id = {alias}.id"
+        );
+        match self {
+            Self::Sqlite => {
+                format!(
+                    "(SELECT json_group_array(json_array(mo.group_id, mog.display_name)) {from})"
+                )
+            }
+            Self::Postgres => format!(
+                "(SELECT COALESCE(jsonb_agg(jsonb_build_array(mo.group_id, mog.display_name)), '[]'::jsonb)::text {from})"
+            ),
         }
     }
 

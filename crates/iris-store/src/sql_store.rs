@@ -395,6 +395,7 @@ impl SqlStore {
             records: Vec::new(),
             edges: None,
             more: false,
+            memberships: None,
         };
         let limit = |n: u64| Bind::Int(n.min(i64::MAX as u64) as i64);
         match query.start {
@@ -479,8 +480,14 @@ impl SqlStore {
     ) -> Result<Option<ListPage>, StoreError> {
         let alias = target.alias();
         let n = binds.len();
+        let with_groups = target == Target::Users;
+        let member_of = if with_groups {
+            format!(", {} AS member_of", self.backend.member_of_json(alias))
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "SELECT {}, COUNT(*) OVER () AS total FROM {} {alias} WHERE {where_clause} ORDER BY {} LIMIT ${} OFFSET ${}",
+            "SELECT {}{member_of}, COUNT(*) OVER () AS total FROM {} {alias} WHERE {where_clause} ORDER BY {} LIMIT ${} OFFSET ${}",
             record_columns(alias),
             target.table(),
             order.order_by(false),
@@ -499,13 +506,42 @@ impl SqlStore {
             None if offset == 0 => 0,
             None => return Ok(None),
         };
+        let memberships = if with_groups {
+            let mut all = Vec::new();
+            for row in &rows {
+                all.extend(member_of_row(row)?);
+            }
+            Some(all)
+        } else {
+            None
+        };
         Ok(Some(ListPage {
             total,
             records: rows.iter().map(record_from_row).collect::<Result<_, _>>()?,
             edges: None,
             more: false,
+            memberships,
         }))
     }
+}
+
+/// The direct groups of a user row read with [`Dialect::member_of_json`] as `member_of`, in the
+/// order [`Store::direct_groups`] gives: by display name (lowercased), then id.
+fn member_of_row(row: &AnyRow) -> Result<Vec<DirectGroup>, StoreError> {
+    let member_id: String = row.try_get("id").map_err(db_error)?;
+    let text: String = row.try_get("member_of").map_err(db_error)?;
+    let pairs: Vec<(String, String)> = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Database(format!("memberships are not JSON pairs: {e}")))?;
+    let mut groups: Vec<DirectGroup> = pairs
+        .into_iter()
+        .map(|(group_id, display_name)| DirectGroup {
+            member_id: member_id.clone(),
+            group_id,
+            display_name,
+        })
+        .collect();
+    groups.sort_by_cached_key(|g| (g.display_name.to_lowercase(), g.group_id.clone()));
+    Ok(groups)
 }
 
 /// The order of a list (RFC 7644 §3.4.2.3) and the keyset conditions that continue it. Rows

@@ -209,7 +209,8 @@ pub async fn export(config: &Config, tenant: &str, output: Option<&Path>) -> any
     Ok(())
 }
 
-/// `iris import`: reads the whole stream, then writes; a failure leaves nothing behind.
+/// `iris import`: reads and writes as it goes; a failure (an unreadable line included) leaves
+/// nothing behind.
 pub async fn import(config: &Config, input: Option<&Path>) -> anyhow::Result<()> {
     let reader: Box<dyn BufRead> = match input {
         Some(path) => Box::new(BufReader::new(
@@ -217,16 +218,21 @@ pub async fn import(config: &Config, input: Option<&Path>) -> anyhow::Result<()>
         )),
         None => Box::new(BufReader::new(std::io::stdin().lock())),
     };
-    let mut lines = Vec::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.context("reading the export")?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed: Line = serde_json::from_str(&line)
-            .with_context(|| format!("line {} is not an export record", n + 1))?;
-        lines.push(parsed);
-    }
+    let lines = reader
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.as_ref().map_or(true, |l| !l.trim().is_empty()))
+        .map(|(n, line)| {
+            let unreadable = |what: String| {
+                CoreError::Scim(iris_scim::ScimError::invalid_syntax(format!(
+                    "line {}: {what}",
+                    n + 1
+                )))
+            };
+            let line = line.map_err(|e| unreadable(format!("cannot be read: {e}")))?;
+            serde_json::from_str::<Line>(&line)
+                .map_err(|e| unreadable(format!("is not an export record: {e}")))
+        });
     let store = open_store(config).await?;
     let summary = TransferService::new(store)
         .import(lines)

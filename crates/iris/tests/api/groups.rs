@@ -530,6 +530,20 @@ async fn a_users_groups_attribute_follows_its_memberships(app: TestApp) -> TestA
         .map(|u| u["groups"].as_array().map_or(0, Vec::len))
         .collect();
     assert_eq!(groups, [2, 1, 0]);
+    // The matching query (a point lookup, memberships read by the same statement) renders them
+    // exactly as a GET by id, in the same order.
+    for filter in [
+        format!("userName eq \"{}\"", user["userName"].as_str().unwrap()),
+        format!("id eq \"{u0}\""),
+    ] {
+        let matched = app.filter_users(&filter).await.expect(StatusCode::OK);
+        assert_eq!(matched.resources()[0]["groups"], user["groups"], "{filter}");
+    }
+    let matched = app
+        .filter_users(&format!("id eq \"{u2}\""))
+        .await
+        .expect(StatusCode::OK);
+    assert!(matched.resources()[0].get("groups").is_none());
 
     // Filters on users through memberships.
     let by_group = app
@@ -1186,7 +1200,7 @@ async fn groups_and_memberships_survive_export_and_import(app: TestApp) -> TestA
         .await
         .unwrap();
     let summary = TransferService::new(target.clone())
-        .import(lines)
+        .import(lines.into_iter().map(Ok))
         .await
         .unwrap();
     assert_eq!(
