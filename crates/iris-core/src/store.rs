@@ -93,6 +93,9 @@ pub struct UserWrite {
     pub doc: Document,
     pub shadow: UserShadow,
     pub now: String,
+    /// Whether the side-table rows (`shadow.values`) differ from the stored ones; an update that
+    /// leaves e-mails and phone numbers alone skips rewriting them.
+    pub rewrite_values: bool,
 }
 
 /// The change a [`Store::modify_user`] caller makes to the current record.

@@ -119,7 +119,7 @@ impl UserService {
         let write = user_write(id.to_owned(), doc, clock::now())?;
         let mutate = move |current: &ResourceRecord| {
             check_precondition(current, expected)?;
-            Ok(Some(write.clone()))
+            Ok(Some(over_current(current, write.clone())))
         };
         self.modify(tenant, id, &mutate, &user_name).await
     }
@@ -140,7 +140,8 @@ impl UserService {
             if !outcome.changed {
                 return Ok(None);
             }
-            user_write(current.id.clone(), doc, clock::now()).map(Some)
+            let write = user_write(current.id.clone(), doc, clock::now())?;
+            Ok(Some(over_current(current, write)))
         };
         self.modify(tenant, id, &mutate, "").await
     }
@@ -219,7 +220,21 @@ pub fn user_write(id: String, doc: Document, now: String) -> ScimResult<UserWrit
         doc,
         shadow,
         now,
+        rewrite_values: true,
     })
+}
+
+/// `write` as an update of `current`: the side-table rows are rewritten only if they change.
+fn over_current(current: &ResourceRecord, mut write: UserWrite) -> UserWrite {
+    write.rewrite_values = indexed_values(&current.doc) != write.shadow.values;
+    write
+}
+
+fn indexed_values(doc: &Document) -> Vec<MultiValue> {
+    INDEXED_MULTI_VALUED
+        .iter()
+        .flat_map(|attr| multi_values(doc, attr))
+        .collect()
 }
 
 /// Longest value, in bytes, of an attribute that is indexed (userName, externalId, displayName,
@@ -246,10 +261,7 @@ fn check_indexed_lengths(shadow: &UserShadow) -> ScimResult<()> {
 
 fn user_shadow(doc: &Document) -> UserShadow {
     let lower = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_lowercase);
-    let values = INDEXED_MULTI_VALUED
-        .iter()
-        .flat_map(|attr| multi_values(doc, attr))
-        .collect();
+    let values = indexed_values(doc);
     UserShadow {
         user_name_lower: lower("userName").unwrap_or_default(),
         external_id: doc

@@ -939,7 +939,9 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         let version: i64 = row.try_get("version").map_err(db_error)?;
-        self.write_values(&mut tx, tenant, &user, true).await?;
+        if user.rewrite_values {
+            self.write_values(&mut tx, tenant, &user, true).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(Modified::Updated(ResourceRecord {
             id: current.id,

@@ -624,6 +624,20 @@ async fn add_sets_single_values_and_value_paths_upsert_one_element(app: TestApp)
             .body["totalResults"],
         0
     );
+    // A PATCH that leaves the e-mails alone keeps them findable (their index rows are not
+    // rewritten, and not lost either).
+    app.patch(
+        &path,
+        &patch_body(json!([{"op": "Replace", "path": "active", "value": "False"}])),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert_eq!(
+        app.filter_users("emails[type eq \"work\"].value eq \"W2@example.com\"")
+            .await
+            .id_list(),
+        vec![id.clone()]
+    );
 
     // On a user with no emails at all, `add` creates the one element.
     let bare = app
