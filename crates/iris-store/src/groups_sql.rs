@@ -123,7 +123,7 @@ impl SqlStore {
         {
             return Ok(Inserted::Rejected(rejected));
         }
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(Inserted::Created(ResourceRecord {
             id: group.id.clone(),
             doc: group.doc.clone(),
@@ -141,7 +141,7 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         self.insert_group_in(&mut tx, tenant, &group.write, &group.created, group.version)
             .await?;
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(ResourceRecord {
             id: group.write.id.clone(),
             doc: group.write.doc.clone(),
@@ -178,7 +178,7 @@ impl SqlStore {
         {
             return Ok(Some(rejected));
         }
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(None)
     }
 
@@ -253,7 +253,7 @@ impl SqlStore {
         }
         .map_err(db_error)?;
         let version: i64 = row.try_get("version").map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(Modified::Updated(ResourceRecord {
             id: current.id,
             doc: change.write.map_or(current.doc, |w| w.doc),
@@ -303,7 +303,7 @@ impl SqlStore {
                 .await
                 .map_err(db_error)?;
         }
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(())
     }
 

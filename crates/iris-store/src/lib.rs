@@ -7,6 +7,7 @@ mod filter_sql;
 mod groups_sql;
 mod rejections_sql;
 mod sql_store;
+mod wal_sync;
 
 use std::sync::Arc;
 use std::time::Duration;

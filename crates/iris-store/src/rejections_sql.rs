@@ -44,7 +44,7 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        self.commit(tx).await
     }
 
     pub(crate) async fn rejected_rows(

@@ -5,6 +5,8 @@
 //! on disk before Iris acknowledges it. PostgreSQL uses one pool and its default durable commit.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use iris_core::StoreError;
@@ -24,12 +26,15 @@ use sqlx::{AssertSqlSafe, Executor, Row};
 
 use crate::dialect::{Backend, Dialect};
 use crate::filter_sql::{Bind, Compiler, Target, is_point_lookup, sort_expression};
+use crate::wal_sync::WalSync;
 use crate::{ConnectError, PoolConfig};
 
 pub struct SqlStore {
     pub(crate) backend: Backend,
     pub(crate) reader: AnyPool,
     writer: AnyPool,
+    /// SQLite group commit: writes are made durable by a shared WAL flush (see `wal_sync`).
+    wal: Option<Arc<WalSync>>,
 }
 
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -65,18 +70,35 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
-    // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
-    // (fsync) before it returns; foreign keys enforce the cascades.
+/// Per-connection settings. WAL lets readers run beside the writer. `synchronous=FULL` syncs the
+/// WAL at every commit; the writer uses `NORMAL` when the group commit of [`WalSync`] flushes for
+/// it before any write is acknowledged. Foreign keys enforce the cascades.
+async fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    group_commit: bool,
+) -> Result<(), sqlx::Error> {
+    let synchronous = if group_commit {
+        "PRAGMA synchronous = NORMAL"
+    } else {
+        "PRAGMA synchronous = FULL"
+    };
     for pragma in [
         "PRAGMA journal_mode = WAL",
-        "PRAGMA synchronous = FULL",
+        synchronous,
         "PRAGMA foreign_keys = ON",
         "PRAGMA busy_timeout = 5000",
     ] {
         conn.execute(pragma).await?;
     }
     Ok(())
+}
+
+async fn writer_is_in_wal_mode(writer: &AnyPool) -> Result<bool, sqlx::Error> {
+    let mode: String = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(writer)
+        .await?
+        .try_get(0)?;
+    Ok(mode.eq_ignore_ascii_case("wal"))
 }
 
 impl SqlStore {
@@ -92,21 +114,44 @@ impl SqlStore {
         match backend {
             Backend::Sqlite => {
                 let options = AnyConnectOptions::from_str(&sqlite_url(url))?;
-                // A local file cannot go away under an open connection, so the ping sqlx would
-                // send before handing out each connection is a wasted thread round trip.
-                let with_pragmas = |opts: AnyPoolOptions| {
-                    opts.test_before_acquire(false).after_connect(|conn, _| {
-                        Box::pin(async move { sqlite_pragmas(conn).await })
+                let mut wal = WalSync::for_url(url);
+                // The writer leaves flushing to the group commit when there is a file to flush;
+                // should WAL mode be unavailable, every commit syncs itself again.
+                let group_commit = Arc::new(AtomicBool::new(wal.is_some()));
+                let writer_sync = group_commit.clone();
+                let writer = pool_options()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .max_lifetime(None)
+                    .idle_timeout(None)
+                    .test_before_acquire(false)
+                    .after_connect(move |conn, _| {
+                        let normal = writer_sync.load(Ordering::SeqCst);
+                        Box::pin(async move { sqlite_pragmas(conn, normal).await })
                     })
-                };
-                let writer = with_pragmas(pool_options().max_connections(1).min_connections(1))
                     .connect_with(options.clone())
                     .await?;
-                let reader = with_pragmas(pool_options()).connect_with(options).await?;
+                if wal.is_some() && !writer_is_in_wal_mode(&writer).await? {
+                    group_commit.store(false, Ordering::SeqCst);
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&writer)
+                        .await?;
+                    wal = None;
+                }
+                // A local file cannot go away under an open connection, so the ping sqlx would
+                // send before handing out each connection is a wasted thread round trip.
+                let reader = pool_options()
+                    .test_before_acquire(false)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move { sqlite_pragmas(conn, false).await })
+                    })
+                    .connect_with(options)
+                    .await?;
                 Ok(Self {
                     backend,
                     reader,
                     writer,
+                    wal,
                 })
             }
             Backend::Postgres => {
@@ -115,6 +160,7 @@ impl SqlStore {
                     backend,
                     reader: pool.clone(),
                     writer: pool,
+                    wal: None,
                 })
             }
         }
@@ -139,7 +185,13 @@ impl SqlStore {
                     tracing::debug!(error = %e, attempt, "migration raced with another process; retrying");
                     tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
                 }
-                other => return other,
+                Ok(()) => {
+                    // Migrations commit on the writer too: flush them like any other write.
+                    return self.durable().await.map_err(|e| {
+                        sqlx::migrate::MigrateError::Execute(sqlx::Error::Protocol(e.to_string()))
+                    });
+                }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -151,6 +203,29 @@ impl SqlStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+    }
+
+    /// Commits a write transaction and returns once it is durable.
+    pub(crate) async fn commit(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        tx.commit().await.map_err(db_error)?;
+        self.durable().await
+    }
+
+    /// Returns once every write this store committed so far is on disk: a no-op where each commit
+    /// syncs itself (PostgreSQL, SQLite without group commit).
+    pub(crate) async fn durable(&self) -> Result<(), StoreError> {
+        match &self.wal {
+            Some(wal) => wal.sync_through_now().await,
+            None => Ok(()),
+        }
+    }
+
+    /// WAL flushes performed by the group commit (SQLite), for tests and diagnostics.
+    pub fn group_commit_flushes(&self) -> Option<u64> {
+        self.wal.as_ref().map(|w| w.flushes())
     }
 
     pub(crate) async fn begin_write(
@@ -229,7 +304,7 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         self.insert_user_in(&mut tx, tenant, user, created, version)
             .await?;
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(ResourceRecord {
             id: user.id.clone(),
             doc: user.doc.clone(),
@@ -721,6 +796,7 @@ impl Store for SqlStore {
             .execute(&self.writer)
             .await
             .map_err(db_error)?;
+        self.durable().await?;
         Ok(())
     }
 
@@ -755,6 +831,7 @@ impl Store for SqlStore {
             .execute(&self.writer)
             .await
             .map_err(db_error)?;
+        self.durable().await?;
         Ok(())
     }
 
@@ -775,7 +852,7 @@ impl Store for SqlStore {
                 .await
                 .map_err(db_error)?;
         }
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -794,6 +871,7 @@ impl Store for SqlStore {
         .execute(&self.writer)
         .await
         .map_err(db_error)?;
+        self.durable().await?;
         Ok(())
     }
 
@@ -818,6 +896,7 @@ impl Store for SqlStore {
                 .execute(&self.writer)
                 .await
                 .map_err(db_error)?;
+        self.durable().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -942,7 +1021,7 @@ impl Store for SqlStore {
         if user.rewrite_values {
             self.write_values(&mut tx, tenant, &user, true).await?;
         }
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(Modified::Updated(ResourceRecord {
             id: current.id,
             doc: user.doc,
@@ -993,7 +1072,7 @@ impl Store for SqlStore {
                 .await
                 .map_err(db_error)?;
         }
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -1015,7 +1094,7 @@ impl Store for SqlStore {
             self.insert_user_in(&mut tx, tenant, &user.write, &user.created, user.version)
                 .await?;
         }
-        tx.commit().await.map_err(db_error)
+        self.commit(tx).await
     }
 
     async fn insert_group(
