@@ -49,14 +49,27 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Passes `outcome` through, first keeping a record of the request when it was refused.
-pub(crate) async fn recording_refusal<T>(
+/// Applies a PATCH to the parsed `raw` body; when it is refused (the body does not parse, or
+/// `apply` fails), first keeps a record of the request as it was sent.
+pub(crate) async fn patch_keeping_refusals<T>(
     state: &crate::AppState,
     tenant: &iris_core::Tenant,
-    request: iris_core::rejections::RefusedRequest<'_>,
-    outcome: ApiResult<T>,
+    resource_type: &str,
+    id: &str,
+    raw: &axum::body::Bytes,
+    apply: impl AsyncFnOnce(&serde_json::Value) -> iris_core::error::CoreResult<T>,
 ) -> ApiResult<T> {
+    let outcome = match crate::extract::parse_json(raw) {
+        Ok(body) => apply(&body).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
     if let Err(e) = &outcome {
+        let request = iris_core::rejections::RefusedRequest {
+            method: "PATCH",
+            resource_type,
+            resource_id: id,
+            body: raw,
+        };
         state
             .rejections
             .record(tenant.id(), tenant.name(), request, &e.0)

@@ -15,7 +15,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use iris_core::groups::MEMBER_PAGE;
-use iris_core::rejections::RefusedRequest;
 use iris_core::store::{Member, ResourceRecord};
 use iris_core::users::ListParams;
 use iris_core::{GroupService, Tenant};
@@ -25,9 +24,9 @@ use iris_scim::schema::{self, ResourceType};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
-use crate::error::{ApiResult, recording_refusal};
+use crate::error::{ApiResult, patch_keeping_refusals};
 use crate::extract::{
-    EntityTag, Preconditions, QueryParams, RawBody, ResourceId, ScimBody, TenantAuth, parse_json,
+    EntityTag, Preconditions, QueryParams, RawBody, ResourceId, ScimBody, TenantAuth,
 };
 use crate::response::{SCIM_JSON, no_content, with_etag, with_location};
 use crate::users::{list_head, list_params, search_request};
@@ -453,17 +452,10 @@ async fn patch(
     RawBody(raw): RawBody,
 ) -> ApiResult<Response> {
     let expected = EntityTag::expected_version(pre.if_match);
-    let outcome = async {
-        let body = parse_json(&raw)?;
-        Ok(state.groups.patch(&tenant, &id, &body, expected).await?)
-    };
-    let refused = RefusedRequest {
-        method: "PATCH",
-        resource_type: "Group",
-        resource_id: &id,
-        body: &raw,
-    };
-    let record = recording_refusal(&state, &tenant, refused, outcome.await).await?;
+    let record = patch_keeping_refusals(&state, &tenant, "Group", &id, &raw, async |body| {
+        state.groups.patch(&tenant, &id, body, expected).await
+    })
+    .await?;
     let wants_body =
         params.get("attributes").is_some() || params.get("excludedAttributes").is_some();
     if !wants_body {

@@ -7,7 +7,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use std::collections::HashMap;
 
-use iris_core::rejections::RefusedRequest;
 use iris_core::store::{DirectGroup, ResourceRecord};
 use iris_core::users::{ListParams, ListResult};
 use iris_scim::projection::Projection;
@@ -16,9 +15,9 @@ use iris_scim::schema::{self, LIST_RESPONSE, ResourceType};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::error::{ApiResult, recording_refusal};
+use crate::error::{ApiResult, patch_keeping_refusals};
 use crate::extract::{
-    EntityTag, Preconditions, QueryParams, RawBody, ResourceId, ScimBody, TenantAuth, parse_json,
+    EntityTag, Preconditions, QueryParams, RawBody, ResourceId, ScimBody, TenantAuth,
 };
 use crate::response::{no_content, scim_json, with_etag, with_location};
 
@@ -358,17 +357,10 @@ async fn patch(
     RawBody(raw): RawBody,
 ) -> ApiResult<Response> {
     let expected = EntityTag::expected_version(pre.if_match);
-    let outcome = async {
-        let body = parse_json(&raw)?;
-        Ok(state.users.patch(&tenant, &id, &body, expected).await?)
-    };
-    let refused = RefusedRequest {
-        method: "PATCH",
-        resource_type: "User",
-        resource_id: &id,
-        body: &raw,
-    };
-    let record = recording_refusal(&state, &tenant, refused, outcome.await).await?;
+    let record = patch_keeping_refusals(&state, &tenant, "User", &id, &raw, async |body| {
+        state.users.patch(&tenant, &id, body, expected).await
+    })
+    .await?;
     resource_response(
         &state,
         &tenant,

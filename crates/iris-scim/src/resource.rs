@@ -175,8 +175,12 @@ pub fn coerce(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
             single => vec![single],
         };
         let mut out = Vec::with_capacity(items.len());
+        // RFC 7643 §2.4: a multi-valued attribute holds no value twice; the first one is kept.
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
         for item in items {
-            if let Some(v) = coerce_single(attr, item)? {
+            if let Some(v) = coerce_single(attr, item)?
+                && seen.insert(canonical_text(&v))
+            {
                 out.push(v);
             }
         }
@@ -198,6 +202,26 @@ pub fn coerce(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
         other => other,
     };
     coerce_single(attr, value)
+}
+
+/// `value` as JSON text with object keys in sorted order: equal values give equal text.
+fn canonical_text(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::from(k.as_str()), canonical_text(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_text).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 fn check_single_primary(attr: &Attribute, items: &[Value]) -> ScimResult<()> {
@@ -437,6 +461,24 @@ mod tests {
         assert!(!doc.contains_key("meta"));
         assert_eq!(doc[ENTERPRISE_USER]["department"], "R&D");
         assert_eq!(doc[ENTERPRISE_USER]["manager"], json!({"value": "m-1"}));
+    }
+
+    #[test]
+    fn identical_values_of_a_multi_valued_attribute_are_kept_once() {
+        let doc = document_from_request(
+            user_type(),
+            &json!({"userName": "d", "emails": [
+                {"value": "a@x.org", "type": "work", "primary": true},
+                {"value": "b@x.org", "type": "home"},
+                {"type": "work", "primary": "True", "value": "a@x.org"}
+            ]}),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["emails"],
+            json!([{"value": "a@x.org", "type": "work", "primary": true},
+                   {"value": "b@x.org", "type": "home"}])
+        );
     }
 
     #[test]

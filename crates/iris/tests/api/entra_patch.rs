@@ -206,17 +206,6 @@ async fn stored_group(app: &TestApp, id: &str) -> (Value, BTreeSet<String>) {
     (doc, ids)
 }
 
-async fn create_users(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        ids.push(
-            app.create_user(&json!({"userName": format!("{prefix}{i}@example.com")}))
-                .await,
-        );
-    }
-    ids
-}
-
 fn ids(list: &[&String]) -> BTreeSet<String> {
     list.iter().map(|s| (*s).clone()).collect()
 }
@@ -897,7 +886,7 @@ async fn group_rename_is_204_and_stored(app: TestApp) -> TestApp {
 
 /// entra-compat §4: Add members with a value array whose `$ref` is null → 204, each added once.
 async fn group_add_members_with_null_ref(app: TestApp) -> TestApp {
-    let users = create_users(&app, "add", 3).await;
+    let users = app.create_users("add", 3).await;
     let g = create_group(&app, &entra_group()).await;
     let (before, _) = stored_group(&app, &g).await;
     let value: Vec<Value> = users
@@ -919,7 +908,7 @@ async fn group_add_members_with_null_ref(app: TestApp) -> TestApp {
 /// entra-compat §4 and Q7: Remove members, default job (value array) — exactly the listed member
 /// goes, never all of them.
 async fn group_remove_member_default_form_value_array(app: TestApp) -> TestApp {
-    let users = create_users(&app, "rm", 3).await;
+    let users = app.create_users("rm", 3).await;
     let g = create_group(&app, &entra_group()).await;
     let value: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
     patch_group_204(
@@ -944,7 +933,7 @@ async fn group_remove_member_default_form_value_array(app: TestApp) -> TestApp {
 /// entra-compat §4 and Q7: Remove members with `aadOptscim062020` (`members[value eq "…"]`, no
 /// value) — exactly that member goes.
 async fn group_remove_member_compliant_form_value_filter(app: TestApp) -> TestApp {
-    let users = create_users(&app, "rmf", 3).await;
+    let users = app.create_users("rmf", 3).await;
     let g = create_group(&app, &entra_group()).await;
     let value: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
     patch_group_204(
@@ -969,7 +958,7 @@ async fn group_remove_member_compliant_form_value_filter(app: TestApp) -> TestAp
 /// entra-compat §4 and §7.2 (preview "Patch Group multiple ops on the same attribute"): `add`
 /// then `remove` of the same member in one PATCH nets to "not a member"; other members stay.
 async fn group_add_and_remove_of_the_same_member_in_one_patch(app: TestApp) -> TestApp {
-    let users = create_users(&app, "net", 2).await;
+    let users = app.create_users("net", 2).await;
     let g = create_group(&app, &entra_group()).await;
     patch_group_204(
         &app,
@@ -1004,7 +993,7 @@ async fn group_add_and_remove_of_the_same_member_in_one_patch(app: TestApp) -> T
 /// entra-compat §4: Add is idempotent — re-adding a present member (also twice in one value
 /// array) stores it once and does not move the version.
 async fn group_add_is_idempotent(app: TestApp) -> TestApp {
-    let users = create_users(&app, "idem", 2).await;
+    let users = app.create_users("idem", 2).await;
     let g = create_group(&app, &entra_group()).await;
     patch_group_204(
         &app,
@@ -1043,7 +1032,7 @@ async fn group_add_is_idempotent(app: TestApp) -> TestApp {
 /// entra-compat §4: the membership check `id eq "g" and members eq "u"` answers 200 with one
 /// result for a member and an empty list otherwise.
 async fn group_membership_filter_id_and_members_eq(app: TestApp) -> TestApp {
-    let users = create_users(&app, "mf", 2).await;
+    let users = app.create_users("mf", 2).await;
     let g = create_group(&app, &entra_group()).await;
     let h = create_group(&app, &json!({"displayName": "Other"})).await;
     patch_group_204(
@@ -1089,7 +1078,7 @@ async fn group_membership_filter_id_and_members_eq(app: TestApp) -> TestApp {
 /// entra-compat §4: Delete → 204; afterwards GET, PATCH and DELETE are 404, the members' users
 /// remain.
 async fn group_delete_is_204_and_then_the_group_is_gone(app: TestApp) -> TestApp {
-    let users = create_users(&app, "del", 2).await;
+    let users = app.create_users("del", 2).await;
     let g = create_group(&app, &entra_group()).await;
     patch_group_204(
         &app,
@@ -1515,7 +1504,7 @@ async fn validator_update_group_display_name(app: TestApp) -> TestApp {
 /// entra-compat §7.2: "Patch Group – Add Member", both as the validator sends it: `replace` of
 /// `members` with a value array in one run, `add` in others.
 async fn validator_patch_group_add_member_by_replace_and_by_add(app: TestApp) -> TestApp {
-    let users = create_users(&app, "vm", 2).await;
+    let users = app.create_users("vm", 2).await;
     let g = create_group(&app, &json!({"displayName": "Validators"})).await;
     let (before, _) = stored_group(&app, &g).await;
     patch_group_204(
@@ -1539,7 +1528,7 @@ async fn validator_patch_group_add_member_by_replace_and_by_add(app: TestApp) ->
 
 /// entra-compat §7.2: "Patch Group – Remove Member" (`remove` with `members[value eq "<id>"]`).
 async fn validator_patch_group_remove_member(app: TestApp) -> TestApp {
-    let users = create_users(&app, "vr", 2).await;
+    let users = app.create_users("vr", 2).await;
     let g = create_group(
         &app,
         &json!({"displayName": "Validators",
@@ -1667,55 +1656,49 @@ async fn validator_preview_delete_a_missing_group_and_the_same_group_twice(
 // ---------------------------------------------------------------------------------------------
 
 /// entra-compat §7.2 generation: `emails[primary eq true].value` updates the primary email, and
+/// `attr[primary eq true].sub` replace, as the validator generates it: on a user with a primary
+/// element it updates that one; on a user with none it creates exactly one primary element, and a
+/// replay changes nothing.
+async fn primary_value_path_upserts(
+    app: &TestApp,
+    user: &Value,
+    bare_user_name: &str,
+    attr: &str,
+    sub: &str,
+    value: &str,
+) {
+    let (id, before) = create(app, user).await;
+    let path = format!("{attr}[primary eq true].{sub}");
+    let ops = json!([{"op": "replace", "path": path, "value": value}]);
+    let mut expected = before.clone();
+    expected[attr][0][sub] = json!(value);
+    assert_eq!(patch_user(app, &id, ops.clone()).await, expected, "{path}");
+    let (bare, before) = create(app, &json!({"userName": bare_user_name})).await;
+    let mut element = serde_json::Map::new();
+    element.insert("primary".into(), json!(true));
+    element.insert(sub.into(), json!(value));
+    let mut changes = serde_json::Map::new();
+    changes.insert(attr.into(), json!([element]));
+    let expected = with(&before, Value::Object(changes));
+    assert_eq!(patch_user(app, &bare, ops.clone()).await, expected, "{path}");
+    assert_eq!(patch_user(app, &bare, ops).await, expected, "{path}: not twice");
+}
+
 /// on a user without emails creates one primary email.
 async fn validator_path_emails_primary_eq_true_value(app: TestApp) -> TestApp {
-    let (id, before) = create(&app, &rich_user("pe@example.com")).await;
-    let ops =
-        json!([{"op":"replace","path":"emails[primary eq true].value","value":"p@example.com"}]);
-    let mut expected = before.clone();
-    expected["emails"][0]["value"] = json!("p@example.com");
-    assert_eq!(patch_user(&app, &id, ops.clone()).await, expected);
-    let (bare, before) = create(&app, &json!({"userName": "pe2@example.com"})).await;
-    let expected = with(
-        &before,
-        json!({"emails": [{"primary": true, "value": "p@example.com"}]}),
-    );
-    assert_eq!(patch_user(&app, &bare, ops.clone()).await, expected);
-    assert_eq!(patch_user(&app, &bare, ops).await, expected, "not twice");
+    primary_value_path_upserts(&app, &rich_user("pe@example.com"), "pe2@example.com", "emails", "value", "p@example.com").await;
     app
 }
 
 /// entra-compat §7.2 generation: `phoneNumbers[primary eq true].value`.
 async fn validator_path_phone_numbers_primary_eq_true_value(app: TestApp) -> TestApp {
-    let (id, before) = create(&app, &validator_user("pp@example.com")).await;
-    let ops = json!([{"op":"replace","path":"phoneNumbers[primary eq true].value","value":"+1 555 0909"}]);
-    let mut expected = before.clone();
-    expected["phoneNumbers"][0]["value"] = json!("+1 555 0909");
-    assert_eq!(patch_user(&app, &id, ops.clone()).await, expected);
-    let (bare, before) = create(&app, &json!({"userName": "pp2@example.com"})).await;
-    let expected = with(
-        &before,
-        json!({"phoneNumbers": [{"primary": true, "value": "+1 555 0909"}]}),
-    );
-    assert_eq!(patch_user(&app, &bare, ops.clone()).await, expected);
-    assert_eq!(patch_user(&app, &bare, ops).await, expected);
+    primary_value_path_upserts(&app, &validator_user("pp@example.com"), "pp2@example.com", "phoneNumbers", "value", "+1 555 0909").await;
     app
 }
 
 /// entra-compat §7.2 generation: `addresses[primary eq true].streetAddress`.
 async fn validator_path_addresses_primary_eq_true_street_address(app: TestApp) -> TestApp {
-    let (id, before) = create(&app, &validator_user("pa@example.com")).await;
-    let ops = json!([{"op":"replace","path":"addresses[primary eq true].streetAddress","value":"9 Oak Ave"}]);
-    let mut expected = before.clone();
-    expected["addresses"][0]["streetAddress"] = json!("9 Oak Ave");
-    assert_eq!(patch_user(&app, &id, ops.clone()).await, expected);
-    let (bare, before) = create(&app, &json!({"userName": "pa2@example.com"})).await;
-    let expected = with(
-        &before,
-        json!({"addresses": [{"primary": true, "streetAddress": "9 Oak Ave"}]}),
-    );
-    assert_eq!(patch_user(&app, &bare, ops.clone()).await, expected);
-    assert_eq!(patch_user(&app, &bare, ops).await, expected);
+    primary_value_path_upserts(&app, &validator_user("pa@example.com"), "pa2@example.com", "addresses", "streetAddress", "9 Oak Ave").await;
     app
 }
 
@@ -1862,7 +1845,7 @@ async fn q1_op_names_in_any_case(app: TestApp) -> TestApp {
         let after = patch_user(&app, &id, json!([{"op": op, "path": "title"}])).await;
         assert_eq!(after, before, "{op}");
     }
-    let users = create_users(&app, "q1", 1).await;
+    let users = app.create_users("q1", 1).await;
     let g = create_group(&app, &json!({"displayName": "Q1"})).await;
     patch_group_204(
         &app,
@@ -2067,7 +2050,7 @@ async fn q6_value_shapes_and_manager_shapes(app: TestApp) -> TestApp {
 /// entra-compat §8 Q7: the value-array removal form is never "remove all": removing two of four
 /// members (with `$ref`s) leaves two; removing an absent member by either form changes nothing.
 async fn q7_member_removal_by_value_array_never_removes_all(app: TestApp) -> TestApp {
-    let users = create_users(&app, "q7", 4).await;
+    let users = app.create_users("q7", 4).await;
     let g = create_group(&app, &entra_group()).await;
     let value: Vec<Value> = users
         .iter()

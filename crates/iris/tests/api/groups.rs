@@ -24,17 +24,6 @@ async fn create_group(app: &TestApp, name: &str) -> String {
     reply.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn create_users(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        ids.push(
-            app.create_user(&json!({"userName": format!("{prefix}{i}@example.com")}))
-                .await,
-        );
-    }
-    ids
-}
-
 async fn patch_group(app: &TestApp, id: &str, ops: Value) -> Reply {
     app.patch(&format!("/Groups/{id}"), &patch_body(ops)).await
 }
@@ -92,7 +81,7 @@ async fn version_of(app: &TestApp, id: &str) -> String {
 }
 
 async fn entra_group_flow_from_entra_compat_section_4(app: TestApp) -> TestApp {
-    let users = create_users(&app, "member", 4).await;
+    let users = app.create_users("member", 4).await;
     let (u0, u1, u2, u3) = (&users[0], &users[1], &users[2], &users[3]);
 
     // Test Connection for groups: a random name finds nothing, 200 with an empty list.
@@ -347,7 +336,7 @@ async fn a_case_variant_duplicate_display_name_is_409_uniqueness(app: TestApp) -
 async fn unknown_or_other_tenant_member_ids_are_400_and_nothing_is_written(
     app: TestApp,
 ) -> TestApp {
-    let users = create_users(&app, "u", 2).await;
+    let users = app.create_users("u", 2).await;
     let g = create_group(&app, "Engineering").await;
     patch_group(
         &app,
@@ -462,7 +451,7 @@ async fn unknown_or_other_tenant_member_ids_are_400_and_nothing_is_written(
 }
 
 async fn a_users_groups_attribute_follows_its_memberships(app: TestApp) -> TestApp {
-    let users = create_users(&app, "g", 3).await;
+    let users = app.create_users("g", 3).await;
     let (u0, u1, u2) = (&users[0], &users[1], &users[2]);
     let a = create_group(&app, "A-Team").await;
     let b = create_group(&app, "b-team").await;
@@ -590,7 +579,7 @@ async fn a_users_groups_attribute_follows_its_memberships(app: TestApp) -> TestA
 }
 
 async fn deleting_a_user_removes_its_memberships_and_disabling_keeps_them(app: TestApp) -> TestApp {
-    let users = create_users(&app, "d", 3).await;
+    let users = app.create_users("d", 3).await;
     let (u0, u1, u2) = (&users[0], &users[1], &users[2]);
     let g = create_group(&app, "Staff").await;
     let h = create_group(&app, "Contractors").await;
@@ -645,7 +634,7 @@ async fn deleting_a_user_removes_its_memberships_and_disabling_keeps_them(app: T
 }
 
 async fn nested_groups_are_members_of_type_group(app: TestApp) -> TestApp {
-    let users = create_users(&app, "n", 1).await;
+    let users = app.create_users("n", 1).await;
     let parent = create_group(&app, "Parent").await;
     let child = create_group(&app, "Child").await;
     // A nested group arrives as a member whose value is the group's id (no type given).
@@ -688,7 +677,7 @@ async fn nested_groups_are_members_of_type_group(app: TestApp) -> TestApp {
 }
 
 async fn group_filters_sorting_and_paging_run_in_sql(app: TestApp) -> TestApp {
-    let users = create_users(&app, "f", 2).await;
+    let users = app.create_users("f", 2).await;
     let mut ids = Vec::new();
     for (name, ext) in [("Alpha", "e-1"), ("beta", "E-2"), ("Gamma", "e-3")] {
         let reply = app
@@ -820,7 +809,7 @@ async fn group_filters_sorting_and_paging_run_in_sql(app: TestApp) -> TestApp {
 }
 
 async fn patch_answers_204_unless_attributes_are_asked_for(app: TestApp) -> TestApp {
-    let users = create_users(&app, "p", 3).await;
+    let users = app.create_users("p", 3).await;
     let g = create_group(&app, "Answers").await;
     let add = json!([{"op": "add", "path": "members", "value": [{"value": users[0]}]}]);
     let plain = patch_group(&app, &g, add.clone())
@@ -1145,7 +1134,7 @@ async fn groups_and_memberships_survive_export_and_import(app: TestApp) -> TestA
     use iris_core::store::ListQuery;
     use iris_core::transfer::{Line, TransferService};
 
-    let users = create_users(&app, "x", 3).await;
+    let users = app.create_users("x", 3).await;
     let parent = app
         .post(
             "/Groups",

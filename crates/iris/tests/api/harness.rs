@@ -7,7 +7,7 @@ use std::sync::Arc;
 use iris::config::Config;
 use iris_core::{Store, Tenant, TenantName, TenantService};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::sync::oneshot;
 
@@ -253,6 +253,18 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str) -> Reply {
         self.send(Method::DELETE, path, None).await
+    }
+
+    /// Creates `n` users named `{prefix}{i}@example.com` and returns their ids in order.
+    pub async fn create_users(&self, prefix: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            ids.push(
+                self.create_user(&json!({"userName": format!("{prefix}{i}@example.com")}))
+                    .await,
+            );
+        }
+        ids
     }
 
     /// Creates a user and returns its id.
