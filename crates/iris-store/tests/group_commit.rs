@@ -16,17 +16,25 @@ use serde_json::json;
 async fn concurrent_writes_share_flushes_and_all_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("iris.db").display());
-    let store = SqlStore::connect(&url, &PoolConfig::default()).await.unwrap();
+    let store = SqlStore::connect(&url, &PoolConfig::default())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let store = Arc::new(store);
-    let before = store.group_commit_flushes().expect("group commit is on for a file");
+    let before = store
+        .group_commit_flushes()
+        .expect("group commit is on for a file");
 
     let tenants = TenantService::new(store.clone());
     let (tenant, _) = tenants
         .create(&TenantName::parse("durable").unwrap())
         .await
         .unwrap();
-    let users = UserService::new(store.clone(), FilterLimits::default(), PageLimits::default());
+    let users = UserService::new(
+        store.clone(),
+        FilterLimits::default(),
+        PageLimits::default(),
+    );
     const WRITES: usize = 48;
     let mut tasks = Vec::new();
     for n in 0..WRITES {
@@ -57,9 +65,15 @@ async fn concurrent_writes_share_flushes_and_all_survive_a_reopen() {
     drop(users);
     drop(tenants);
 
-    let reopened = SqlStore::connect(&url, &PoolConfig::default()).await.unwrap();
+    let reopened = SqlStore::connect(&url, &PoolConfig::default())
+        .await
+        .unwrap();
     let reopened = Arc::new(reopened);
-    let users = UserService::new(reopened.clone(), FilterLimits::default(), PageLimits::default());
+    let users = UserService::new(
+        reopened.clone(),
+        FilterLimits::default(),
+        PageLimits::default(),
+    );
     for id in &ids {
         users.get(&tenant, id).await.unwrap();
     }

@@ -1680,25 +1680,57 @@ async fn primary_value_path_upserts(
     let mut changes = serde_json::Map::new();
     changes.insert(attr.into(), json!([element]));
     let expected = with(&before, Value::Object(changes));
-    assert_eq!(patch_user(app, &bare, ops.clone()).await, expected, "{path}");
-    assert_eq!(patch_user(app, &bare, ops).await, expected, "{path}: not twice");
+    assert_eq!(
+        patch_user(app, &bare, ops.clone()).await,
+        expected,
+        "{path}"
+    );
+    assert_eq!(
+        patch_user(app, &bare, ops).await,
+        expected,
+        "{path}: not twice"
+    );
 }
 
 /// on a user without emails creates one primary email.
 async fn validator_path_emails_primary_eq_true_value(app: TestApp) -> TestApp {
-    primary_value_path_upserts(&app, &rich_user("pe@example.com"), "pe2@example.com", "emails", "value", "p@example.com").await;
+    primary_value_path_upserts(
+        &app,
+        &rich_user("pe@example.com"),
+        "pe2@example.com",
+        "emails",
+        "value",
+        "p@example.com",
+    )
+    .await;
     app
 }
 
 /// entra-compat §7.2 generation: `phoneNumbers[primary eq true].value`.
 async fn validator_path_phone_numbers_primary_eq_true_value(app: TestApp) -> TestApp {
-    primary_value_path_upserts(&app, &validator_user("pp@example.com"), "pp2@example.com", "phoneNumbers", "value", "+1 555 0909").await;
+    primary_value_path_upserts(
+        &app,
+        &validator_user("pp@example.com"),
+        "pp2@example.com",
+        "phoneNumbers",
+        "value",
+        "+1 555 0909",
+    )
+    .await;
     app
 }
 
 /// entra-compat §7.2 generation: `addresses[primary eq true].streetAddress`.
 async fn validator_path_addresses_primary_eq_true_street_address(app: TestApp) -> TestApp {
-    primary_value_path_upserts(&app, &validator_user("pa@example.com"), "pa2@example.com", "addresses", "streetAddress", "9 Oak Ave").await;
+    primary_value_path_upserts(
+        &app,
+        &validator_user("pa@example.com"),
+        "pa2@example.com",
+        "addresses",
+        "streetAddress",
+        "9 Oak Ave",
+    )
+    .await;
     app
 }
 
