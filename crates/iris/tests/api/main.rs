@@ -10,6 +10,7 @@ mod harness;
 
 mod auth;
 mod cli;
+mod crash;
 mod cursor_paging;
 mod discovery;
 mod entra_patch;
