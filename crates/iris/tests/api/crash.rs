@@ -15,6 +15,9 @@ use crate::operator::{Operator, str_field};
 
 const WRITERS: usize = 12;
 
+/// Every acknowledged create: the user's id and the title of its last acknowledged PATCH.
+type Acknowledged = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 async fn acknowledged_writes_survive_a_kill(database: &str) {
     let dir = tempfile::tempdir().unwrap();
     let op = Operator::new(database);
@@ -27,8 +30,7 @@ async fn acknowledged_writes_survive_a_kill(database: &str) {
     let token = str_field(&created, "token").to_owned();
     let mut server = op.serve(dir.path(), &["--no-bootstrap"]).await;
 
-    // (id, last acknowledged title) of every acknowledged create.
-    let acknowledged: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let acknowledged: Acknowledged = Arc::default();
     let mut writers = Vec::new();
     for w in 0..WRITERS {
         let (tenant_url, token, acknowledged) =
