@@ -744,6 +744,142 @@ fn bind_for_key(value: &Value) -> Option<Bind> {
     }
 }
 
+/// Conditional writes tried before [`SqlStore::modify_user_locked`] takes the row lock.
+const OPTIMISTIC_ATTEMPTS: usize = 3;
+
+impl SqlStore {
+    /// PATCH and PUT of a user: the current version is read without a lock, the mutation runs
+    /// outside any transaction, and one conditional `UPDATE … WHERE version = ?` writes the result
+    /// (one statement holding the writer instead of a transaction of four). If another write got
+    /// there first, the whole step is repeated on the new version; after a few such losses, or when
+    /// the side-table rows must be rewritten too, the row-locked path does the work instead.
+    async fn modify_user_optimistically(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mutate: Mutation<'_>,
+    ) -> Result<Modified, StoreError> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let current = self.user(tenant, id).await?.ok_or(StoreError::NotFound)?;
+            let user = match mutate(&current) {
+                Err(rejected) => return Ok(Modified::Rejected(rejected)),
+                Ok(None) => return Ok(Modified::Unchanged(current)),
+                Ok(Some(user)) => user,
+            };
+            if user.rewrite_values {
+                break;
+            }
+            if let Some(version) = self.update_user_at_version(tenant, &current, &user).await? {
+                self.durable().await?;
+                return Ok(Modified::Updated(ResourceRecord {
+                    id: current.id,
+                    doc: user.doc,
+                    created: current.created,
+                    last_modified: user.now,
+                    version,
+                }));
+            }
+        }
+        self.modify_user_locked(tenant, id, mutate).await
+    }
+
+    /// Writes `user` over `current` if the row is still at `current.version`; its new version, or
+    /// `None` if it changed or went away meanwhile.
+    async fn update_user_at_version(
+        &self,
+        tenant: &TenantId,
+        current: &ResourceRecord,
+        user: &UserWrite,
+    ) -> Result<Option<i64>, StoreError> {
+        let update = format!(
+            "UPDATE users SET user_name_lower = $3, external_id = $4, display_name_lower = $5, active = $6, \
+             last_modified = $7, version = version + 1, doc = $8, search_doc = {} \
+             WHERE tenant_id = $1 AND id = $2 AND version = $10 RETURNING version",
+            self.backend.json_param(9)
+        );
+        let row = sqlx::query(AssertSqlSafe(update))
+            .bind(tenant.as_str().to_owned())
+            .bind(current.id.clone())
+            .bind(user.shadow.user_name_lower.clone())
+            .bind(user.shadow.external_id.clone())
+            .bind(user.shadow.display_name_lower.clone())
+            .bind(user.shadow.active)
+            .bind(user.now.clone())
+            .bind(json_text(&user.doc)?)
+            .bind(json_text(&user.shadow.search_doc)?)
+            .bind(current.version)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| r.try_get::<i64, _>("version").map_err(db_error))
+            .transpose()
+    }
+
+    /// Read-modify-write under the row's write lock (`FOR UPDATE`; SQLite's `BEGIN IMMEDIATE`):
+    /// the mutation sees the current version and nothing can change it before the write.
+    async fn modify_user_locked(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mutate: Mutation<'_>,
+    ) -> Result<Modified, StoreError> {
+        let select = format!(
+            "SELECT {RECORD_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2{}",
+            self.backend.lock_row()
+        );
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(select))
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let current = row
+            .as_ref()
+            .map(record_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)?;
+        let user = match mutate(&current) {
+            Err(rejected) => return Ok(Modified::Rejected(rejected)),
+            Ok(None) => return Ok(Modified::Unchanged(current)),
+            Ok(Some(user)) => user,
+        };
+        let doc = json_text(&user.doc)?;
+        let search = json_text(&user.shadow.search_doc)?;
+        let update = format!(
+            "UPDATE users SET user_name_lower = $3, external_id = $4, display_name_lower = $5, active = $6, \
+             last_modified = $7, version = version + 1, doc = $8, search_doc = {} \
+             WHERE tenant_id = $1 AND id = $2 RETURNING version",
+            self.backend.json_param(9)
+        );
+        let row = sqlx::query(AssertSqlSafe(update))
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_owned())
+            .bind(user.shadow.user_name_lower.clone())
+            .bind(user.shadow.external_id.clone())
+            .bind(user.shadow.display_name_lower.clone())
+            .bind(user.shadow.active)
+            .bind(user.now.clone())
+            .bind(doc)
+            .bind(search)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let version: i64 = row.try_get("version").map_err(db_error)?;
+        if user.rewrite_values {
+            self.write_values(&mut tx, tenant, &user, true).await?;
+        }
+        self.commit(tx).await?;
+        Ok(Modified::Updated(ResourceRecord {
+            id: current.id,
+            doc: user.doc,
+            created: current.created,
+            last_modified: user.now,
+            version,
+        }))
+    }
+}
+
 #[async_trait]
 impl Store for SqlStore {
     fn backend_name(&self) -> &'static str {
@@ -975,60 +1111,7 @@ impl Store for SqlStore {
         id: &str,
         mutate: Mutation<'_>,
     ) -> Result<Modified, StoreError> {
-        let select = format!(
-            "SELECT {RECORD_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2{}",
-            self.backend.lock_row()
-        );
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(AssertSqlSafe(select))
-            .bind(tenant.as_str().to_owned())
-            .bind(id.to_owned())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let current = row
-            .as_ref()
-            .map(record_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)?;
-        let user = match mutate(&current) {
-            Err(rejected) => return Ok(Modified::Rejected(rejected)),
-            Ok(None) => return Ok(Modified::Unchanged(current)),
-            Ok(Some(user)) => user,
-        };
-        let doc = json_text(&user.doc)?;
-        let search = json_text(&user.shadow.search_doc)?;
-        let update = format!(
-            "UPDATE users SET user_name_lower = $3, external_id = $4, display_name_lower = $5, active = $6, \
-             last_modified = $7, version = version + 1, doc = $8, search_doc = {} \
-             WHERE tenant_id = $1 AND id = $2 RETURNING version",
-            self.backend.json_param(9)
-        );
-        let row = sqlx::query(AssertSqlSafe(update))
-            .bind(tenant.as_str().to_owned())
-            .bind(id.to_owned())
-            .bind(user.shadow.user_name_lower.clone())
-            .bind(user.shadow.external_id.clone())
-            .bind(user.shadow.display_name_lower.clone())
-            .bind(user.shadow.active)
-            .bind(user.now.clone())
-            .bind(doc)
-            .bind(search)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let version: i64 = row.try_get("version").map_err(db_error)?;
-        if user.rewrite_values {
-            self.write_values(&mut tx, tenant, &user, true).await?;
-        }
-        self.commit(tx).await?;
-        Ok(Modified::Updated(ResourceRecord {
-            id: current.id,
-            doc: user.doc,
-            created: current.created,
-            last_modified: user.now,
-            version,
-        }))
+        self.modify_user_optimistically(tenant, id, mutate).await
     }
 
     async fn delete_user(
