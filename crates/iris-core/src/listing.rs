@@ -217,7 +217,7 @@ fn neighbours(page: &ListPage, had_key: bool, backward: bool, fingerprint: &str)
 }
 
 /// RFC 9865 `count`: 1 to maxPageSize; the default page size when absent.
-fn cursor_count(count: Option<i64>, limits: PageLimits) -> ScimResult<u64> {
+pub fn cursor_count(count: Option<i64>, limits: PageLimits) -> ScimResult<u64> {
     match count {
         None => Ok(limits.default_count),
         Some(c) if c >= 1 && c as u64 <= limits.max_count => Ok(c as u64),

@@ -221,12 +221,90 @@ async fn bad_cursors_and_counts_are_precise_errors(app: TestApp) -> TestApp {
     app.get("/Users?startIndex=1&cursor=")
         .await
         .expect_error(StatusCode::BAD_REQUEST, Some("invalidValue"));
+    for bad in ["garbage", "e30"] {
+        app.post(
+            "/.search",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "cursor": bad}),
+        )
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, Some("invalidCursor"));
+    }
     app.post(
         "/.search",
-        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "cursor": ""}),
+        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "cursor": "", "count": 0}),
     )
     .await
-    .expect_error(StatusCode::BAD_REQUEST, Some("invalidValue"));
+    .expect_error(StatusCode::BAD_REQUEST, Some("invalidCount"));
+    app
+}
+
+/// Walks the root `/.search` by `nextCursor`; returns each page's ids.
+async fn walk_root(app: &TestApp, filter: Option<&str>, count: u64) -> Vec<Reply> {
+    let mut pages = Vec::new();
+    let mut cursor = json!("");
+    loop {
+        let mut body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                              "count": count, "cursor": cursor, "sortBy": "meta.created"});
+        if let Some(f) = filter {
+            body["filter"] = json!(f);
+        }
+        let reply = app.post("/.search", &body).await.expect(StatusCode::OK);
+        assert!(reply.body.get("startIndex").is_none());
+        let next = cursor_of(&reply, "nextCursor");
+        pages.push(reply);
+        assert!(pages.len() < 50, "the walk does not end");
+        match next {
+            Some(c) => cursor = json!(c),
+            None => return pages,
+        }
+    }
+}
+
+async fn the_root_search_pages_users_then_groups_by_cursor(app: TestApp) -> TestApp {
+    let users = seed(&app).await;
+    let mut groups = Vec::new();
+    for i in 0..5 {
+        let reply = app
+            .post(
+                "/Groups",
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": format!("Root group {i}")}),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        groups.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    let users: Vec<String> = users.into_iter().map(|(id, _)| id).collect();
+    // 17 users then 5 groups, in creation order (sorted by meta.created); page sizes that end a
+    // page inside the users, exactly at their end, and inside the groups.
+    for count in [4, 17, 5, 100] {
+        let pages = walk_root(&app, None, count).await;
+        let walked: Vec<String> = pages.iter().flat_map(Reply::id_list).collect();
+        let expected: Vec<String> = users.iter().chain(&groups).cloned().collect();
+        assert_eq!(walked, expected, "count={count}");
+        for page in &pages {
+            assert_eq!(page.body["totalResults"], 22, "count={count}");
+            assert!(page.resources().len() as u64 <= count);
+        }
+        assert!(
+            pages.iter().all(|p| !p.resources().is_empty()),
+            "no empty page (count={count})"
+        );
+    }
+    // A filter only groups have: the users contribute nothing, the groups page on.
+    let pages = walk_root(&app, Some("displayName sw \"Root\""), 2).await;
+    let walked: Vec<String> = pages.iter().flat_map(Reply::id_list).collect();
+    assert_eq!(walked, groups);
+    // A filter neither type has is the client's error.
+    app.post(
+        "/.search",
+        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "cursor": "", "filter": "noSuchAttribute eq 1"}),
+    )
+    .await
+    .expect_error(StatusCode::BAD_REQUEST, Some("invalidFilter"));
     app
 }
 
@@ -319,5 +397,6 @@ crate::on_both_backends!(
     bad_cursors_and_counts_are_precise_errors,
     search_by_post_pages_by_cursor_like_get,
     groups_page_by_cursor,
+    the_root_search_pages_users_then_groups_by_cursor,
     service_provider_config_advertises_both_paging_methods,
 );
