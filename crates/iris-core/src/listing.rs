@@ -259,26 +259,28 @@ fn encode_cursor(key: &SortKey, backward: bool, fingerprint: &str) -> String {
     URL_SAFE_NO_PAD.encode(json)
 }
 
+/// RFC 9865 `invalidCursor`: a cursor Iris did not issue for this query.
+pub fn invalid_cursor() -> ScimError {
+    ScimError::new(
+        400,
+        Some(ScimType::InvalidCursor),
+        "the cursor is not one Iris issued for this query: send an empty cursor for the first \
+         page, then the nextCursor or previousCursor of the last response",
+    )
+}
+
 /// The key and direction of a cursor; the first page for an empty one.
 fn decode_cursor(cursor: &str, fingerprint: &str) -> ScimResult<(Option<SortKey>, bool)> {
     let cursor = cursor.trim();
     if cursor.is_empty() {
         return Ok((None, false));
     }
-    let invalid = || {
-        ScimError::new(
-            400,
-            Some(ScimType::InvalidCursor),
-            "the cursor is not one Iris issued for this query: send an empty cursor for the \
-             first page, then the nextCursor or previousCursor of the last response",
-        )
-    };
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor.as_bytes())
-        .map_err(|_| invalid())?;
-    let token: CursorToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        .map_err(|_| invalid_cursor())?;
+    let token: CursorToken = serde_json::from_slice(&bytes).map_err(|_| invalid_cursor())?;
     if token.v != CURSOR_VERSION || token.q != fingerprint {
-        return Err(invalid());
+        return Err(invalid_cursor());
     }
     Ok((Some(token.k), token.b))
 }

@@ -16,7 +16,7 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use iris_core::error::CoreResult;
-use iris_core::listing::cursor_count;
+use iris_core::listing::{cursor_count, invalid_cursor};
 use iris_core::users::{ListParams, ListResult};
 use iris_core::{CoreError, Tenant};
 use iris_scim::projection::Projection;
@@ -91,14 +91,7 @@ impl RootCursor {
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Self>(&bytes).ok())
             .filter(|c| c.t == 'u' || c.t == 'g')
-            .ok_or_else(|| {
-                ScimError::new(
-                    400,
-                    Some(ScimType::InvalidCursor),
-                    "the cursor is not one Iris issued for this query: send an empty cursor for \
-                     the first page, then the nextCursor of the last response",
-                )
-            })
+            .ok_or_else(invalid_cursor)
     }
 }
 

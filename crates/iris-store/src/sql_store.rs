@@ -744,6 +744,17 @@ fn bind_for_key(value: &Value) -> Option<Bind> {
     }
 }
 
+/// The record of `current` after `user` was written over it at `version`.
+fn updated(current: ResourceRecord, user: UserWrite, version: i64) -> Modified {
+    Modified::Updated(ResourceRecord {
+        id: current.id,
+        doc: user.doc,
+        created: current.created,
+        last_modified: user.now,
+        version,
+    })
+}
+
 /// Conditional writes tried before [`SqlStore::modify_user_locked`] takes the row lock.
 const OPTIMISTIC_ATTEMPTS: usize = 3;
 
@@ -769,15 +780,12 @@ impl SqlStore {
             if user.rewrite_values {
                 break;
             }
-            if let Some(version) = self.update_user_at_version(tenant, &current, &user).await? {
+            if let Some(version) = self
+                .update_user_at_version(&self.writer, tenant, &current, &user)
+                .await?
+            {
                 self.durable().await?;
-                return Ok(Modified::Updated(ResourceRecord {
-                    id: current.id,
-                    doc: user.doc,
-                    created: current.created,
-                    last_modified: user.now,
-                    version,
-                }));
+                return Ok(updated(current, user, version));
             }
         }
         self.modify_user_locked(tenant, id, mutate).await
@@ -785,8 +793,9 @@ impl SqlStore {
 
     /// Writes `user` over `current` if the row is still at `current.version`; its new version, or
     /// `None` if it changed or went away meanwhile.
-    async fn update_user_at_version(
+    async fn update_user_at_version<'e>(
         &self,
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
         tenant: &TenantId,
         current: &ResourceRecord,
         user: &UserWrite,
@@ -808,7 +817,7 @@ impl SqlStore {
             .bind(json_text(&user.doc)?)
             .bind(json_text(&user.shadow.search_doc)?)
             .bind(current.version)
-            .fetch_optional(&self.writer)
+            .fetch_optional(executor)
             .await
             .map_err(db_error)?;
         row.map(|r| r.try_get::<i64, _>("version").map_err(db_error))
@@ -844,39 +853,16 @@ impl SqlStore {
             Ok(None) => return Ok(Modified::Unchanged(current)),
             Ok(Some(user)) => user,
         };
-        let doc = json_text(&user.doc)?;
-        let search = json_text(&user.shadow.search_doc)?;
-        let update = format!(
-            "UPDATE users SET user_name_lower = $3, external_id = $4, display_name_lower = $5, active = $6, \
-             last_modified = $7, version = version + 1, doc = $8, search_doc = {} \
-             WHERE tenant_id = $1 AND id = $2 RETURNING version",
-            self.backend.json_param(9)
-        );
-        let row = sqlx::query(AssertSqlSafe(update))
-            .bind(tenant.as_str().to_owned())
-            .bind(id.to_owned())
-            .bind(user.shadow.user_name_lower.clone())
-            .bind(user.shadow.external_id.clone())
-            .bind(user.shadow.display_name_lower.clone())
-            .bind(user.shadow.active)
-            .bind(user.now.clone())
-            .bind(doc)
-            .bind(search)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let version: i64 = row.try_get("version").map_err(db_error)?;
+        // The row is locked, so it is still at the version just read.
+        let version = self
+            .update_user_at_version(&mut *tx, tenant, &current, &user)
+            .await?
+            .ok_or_else(|| StoreError::Database("a locked user row changed".into()))?;
         if user.rewrite_values {
             self.write_values(&mut tx, tenant, &user, true).await?;
         }
         self.commit(tx).await?;
-        Ok(Modified::Updated(ResourceRecord {
-            id: current.id,
-            doc: user.doc,
-            created: current.created,
-            last_modified: user.now,
-            version,
-        }))
+        Ok(updated(current, user, version))
     }
 }
 
