@@ -13,6 +13,10 @@ pub enum StoreError {
     NotFound,
     #[error("version changed concurrently")]
     VersionMismatch,
+    /// A transaction lost to a concurrent one (deadlock, serialisation failure, a busy
+    /// database) more often than the store retries it: safe to retry later.
+    #[error("the database is busy: {0}")]
+    Busy(String),
     #[error("database error: {0}")]
     Database(String),
 }
@@ -37,6 +41,11 @@ impl CoreError {
             Self::Store(StoreError::VersionMismatch) => {
                 ScimError::precondition_failed("the resource was modified by another request")
             }
+            Self::Store(StoreError::Busy(_)) => ScimError::new(
+                503,
+                None,
+                "the database is busy with concurrent changes to the same resources; retry",
+            ),
             Self::Store(StoreError::Database(_)) => ScimError::internal(),
         }
     }

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::clock;
 use crate::error::CoreResult;
-use crate::store::{Store, TenantId};
+use crate::store::Store;
+use crate::tenants::Tenant;
 
 /// Refused requests kept per tenant; older ones are dropped as new ones arrive.
 pub const KEPT_PER_TENANT: u32 = 1000;
@@ -57,13 +58,8 @@ impl RejectionLog {
 
     /// Records a refused request. Recording is best effort: the client's answer does not depend
     /// on it, so a failure here is logged, never returned.
-    pub async fn record(
-        &self,
-        tenant: &TenantId,
-        tenant_name: &str,
-        request: RefusedRequest<'_>,
-        error: &ScimError,
-    ) {
+    pub async fn record(&self, tenant: &Tenant, request: RefusedRequest<'_>, error: &ScimError) {
+        let tenant_name = tenant.name();
         let body = recorded_body(request.body);
         tracing::warn!(
             tenant = tenant_name,
@@ -88,7 +84,7 @@ impl RejectionLog {
         };
         if let Err(e) = self
             .store
-            .insert_rejected_request(tenant, &entry, KEPT_PER_TENANT)
+            .insert_rejected_request(tenant.scope(), &entry, KEPT_PER_TENANT)
             .await
         {
             tracing::error!(tenant = tenant_name, error = %e, "could not record a refused request");
@@ -96,8 +92,8 @@ impl RejectionLog {
     }
 
     /// The most recent refused requests of a tenant, newest first.
-    pub async fn recent(&self, tenant: &TenantId, limit: u32) -> CoreResult<Vec<RejectedRequest>> {
-        Ok(self.store.rejected_requests(tenant, limit).await?)
+    pub async fn recent(&self, tenant: &Tenant, limit: u32) -> CoreResult<Vec<RejectedRequest>> {
+        Ok(self.store.rejected_requests(tenant.scope(), limit).await?)
     }
 }
 

@@ -7,7 +7,7 @@ use iris_scim::ScimError;
 
 use crate::clock;
 use crate::error::{CoreError, CoreResult, StoreError};
-use crate::store::{Store, TenantId, TenantRow, TokenRow};
+use crate::store::{Store, TenantId, TenantRow, TenantScope, TokenRow};
 use crate::tokens::{self, IssuedToken, TokenId};
 
 /// A tenant name as it appears in the Tenant URL: 1–63 of `a-z 0-9 -`, not starting or ending
@@ -41,16 +41,16 @@ impl TenantName {
 /// An existing tenant. Holding one is what allows touching its resources.
 #[derive(Debug, Clone)]
 pub struct Tenant {
-    id: TenantId,
+    scope: TenantScope,
     name: String,
     created: String,
     disabled_at: Option<String>,
 }
 
 impl Tenant {
-    fn from_row(row: TenantRow) -> Self {
+    pub(crate) fn from_row(row: TenantRow) -> Self {
         Self {
-            id: row.id,
+            scope: TenantScope::new(row.id),
             name: row.name,
             created: row.created,
             disabled_at: row.disabled_at,
@@ -58,7 +58,12 @@ impl Tenant {
     }
 
     pub fn id(&self) -> &TenantId {
-        &self.id
+        self.scope.id()
+    }
+
+    /// The key to this tenant's resources and records.
+    pub fn scope(&self) -> &TenantScope {
+        &self.scope
     }
 
     pub fn name(&self) -> &str {

@@ -5,20 +5,19 @@
 //! Format version 1. Groups were added as a new line kind (`group`, with its members) after the
 //! first release; a file without groups is read exactly as before.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use iris_scim::ScimError;
+use iris_scim::patch::MemberRef;
 use iris_scim::resource::Document;
+use iris_scim::schema::ResourceKind;
 use serde::{Deserialize, Serialize};
 
-use std::collections::HashSet;
-
-use iris_scim::patch::MemberRef;
-
 use crate::error::{CoreError, CoreResult, StoreError};
-use crate::groups::{MEMBER_PAGE, group_write};
+use crate::resources::{MEMBER_PAGE, resource_write, split_document, unique_attribute};
 use crate::store::{Imported, ListQuery, SortKey, Store, TenantId, TenantRow, TokenRow};
-use crate::users::user_write;
+use crate::tenants::Tenant;
 
 /// The format version written in the header line.
 pub const FORMAT_VERSION: u32 = 1;
@@ -108,10 +107,7 @@ impl TransferService {
         tenant_name: &str,
         mut emit: impl FnMut(&Line) -> std::io::Result<()>,
     ) -> CoreResult<usize> {
-        let io = |e: std::io::Error| {
-            CoreError::Store(StoreError::Database(format!("writing the export: {e}")))
-        };
-        let tenant = self
+        let row = self
             .store
             .tenant_by_name(tenant_name)
             .await?
@@ -120,15 +116,15 @@ impl TransferService {
             format: FORMAT_NAME.into(),
             version: FORMAT_VERSION,
         })
-        .map_err(io)?;
+        .map_err(write_failed)?;
         emit(&Line::Tenant {
-            id: tenant.id.as_str().to_owned(),
-            name: tenant.name.clone(),
-            created: tenant.created.clone(),
-            disabled_at: tenant.disabled_at.clone(),
+            id: row.id.as_str().to_owned(),
+            name: row.name.clone(),
+            created: row.created.clone(),
+            disabled_at: row.disabled_at.clone(),
         })
-        .map_err(io)?;
-        for t in self.store.tokens(&tenant.id).await? {
+        .map_err(write_failed)?;
+        for t in self.store.tokens(&row.id).await? {
             emit(&Line::Token {
                 id: t.id,
                 label: t.label,
@@ -137,76 +133,75 @@ impl TransferService {
                 last_used: t.last_used,
                 revoked_at: t.revoked_at,
             })
-            .map_err(io)?;
+            .map_err(write_failed)?;
         }
+        let tenant = Tenant::from_row(row);
+        let mut users = 0;
+        for kind in ResourceKind::ALL {
+            let written = self.export_kind(&tenant, kind, &mut emit).await?;
+            if kind == ResourceKind::User {
+                users = written;
+            }
+        }
+        Ok(users)
+    }
+
+    /// Every resource of `kind` by id, a page at a time; groups with their members.
+    async fn export_kind(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+        emit: &mut impl FnMut(&Line) -> std::io::Result<()>,
+    ) -> CoreResult<usize> {
         let mut written = 0;
         let mut after: Option<SortKey> = None;
         loop {
             let query = ListQuery::scan(after.as_ref(), EXPORT_PAGE);
-            let page = self.store.list_users(&tenant.id, &query).await?;
+            let page = self.store.list(tenant.scope(), kind, &query).await?;
             after = page.edges.map(|(_, last)| last);
             for r in page.records {
-                emit(&Line::User {
-                    id: r.id,
-                    created: r.created,
-                    last_modified: r.last_modified,
-                    version: r.version,
-                    doc: r.doc,
-                })
-                .map_err(io)?;
+                let line = match kind {
+                    ResourceKind::User => Line::User {
+                        id: r.id,
+                        created: r.created,
+                        last_modified: r.last_modified,
+                        version: r.version,
+                        doc: r.doc,
+                    },
+                    ResourceKind::Group => Line::Group {
+                        members: self.all_members(tenant, &r.id).await?,
+                        id: r.id,
+                        created: r.created,
+                        last_modified: r.last_modified,
+                        version: r.version,
+                        doc: r.doc,
+                    },
+                };
+                emit(&line).map_err(write_failed)?;
                 written += 1;
             }
             if !page.more {
-                break;
+                return Ok(written);
             }
         }
-        self.export_groups(&tenant.id, &mut emit).await?;
-        Ok(written)
     }
 
-    async fn export_groups(
-        &self,
-        tenant: &TenantId,
-        emit: &mut impl FnMut(&Line) -> std::io::Result<()>,
-    ) -> CoreResult<()> {
-        let io = |e: std::io::Error| {
-            CoreError::Store(StoreError::Database(format!("writing the export: {e}")))
-        };
-        let mut after_group: Option<SortKey> = None;
+    async fn all_members(&self, tenant: &Tenant, group_id: &str) -> CoreResult<Vec<MemberLine>> {
+        let mut members = Vec::new();
+        let mut after: Option<String> = None;
         loop {
-            let query = ListQuery::scan(after_group.as_ref(), EXPORT_PAGE);
-            let page = self.store.list_groups(tenant, &query).await?;
-            after_group = page.edges.map(|(_, last)| last);
-            for r in page.records {
-                let mut members = Vec::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let chunk = self
-                        .store
-                        .group_members(tenant, &r.id, after.as_deref(), MEMBER_PAGE)
-                        .await?;
-                    let full = chunk.len() == MEMBER_PAGE as usize;
-                    after = chunk.last().map(|m| m.id.clone());
-                    members.extend(chunk.into_iter().map(|m| MemberLine {
-                        value: m.id,
-                        member_type: m.member_type.as_str().to_owned(),
-                    }));
-                    if !full {
-                        break;
-                    }
-                }
-                emit(&Line::Group {
-                    id: r.id,
-                    created: r.created,
-                    last_modified: r.last_modified,
-                    version: r.version,
-                    doc: r.doc,
-                    members,
-                })
-                .map_err(io)?;
-            }
-            if !page.more {
-                return Ok(());
+            let chunk = self
+                .store
+                .members_page(tenant.scope(), group_id, after.as_deref(), MEMBER_PAGE)
+                .await?;
+            let full = chunk.len() == MEMBER_PAGE as usize;
+            after = chunk.last().map(|m| m.id.clone());
+            members.extend(chunk.into_iter().map(|m| MemberLine {
+                value: m.id,
+                member_type: m.kind.name().to_owned(),
+            }));
+            if !full {
+                return Ok(members);
             }
         }
     }
@@ -241,21 +236,19 @@ impl TransferService {
         else {
             return Err(ScimError::invalid_syntax("the export has no tenant line").into());
         };
-        let tenant = TenantId::from_row(id);
-        self.store
-            .insert_tenant(&TenantRow {
-                id: tenant.clone(),
-                name: name.clone(),
-                created,
-                disabled_at,
-            })
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict => CoreError::Scim(ScimError::uniqueness(format!(
-                    "tenant '{name}' already exists in this database"
-                ))),
-                other => other.into(),
-            })?;
+        let row = TenantRow {
+            id: TenantId::from_row(id),
+            name: name.clone(),
+            created,
+            disabled_at,
+        };
+        self.store.insert_tenant(&row).await.map_err(|e| match e {
+            StoreError::Conflict => CoreError::Scim(ScimError::uniqueness(format!(
+                "tenant '{name}' already exists in this database"
+            ))),
+            other => other.into(),
+        })?;
+        let tenant = Tenant::from_row(row);
         match self.import_into(&tenant, lines).await {
             Ok(summary) => {
                 // The first queries after a large import should not run without statistics.
@@ -264,7 +257,7 @@ impl TransferService {
             }
             Err(e) => {
                 // Leave nothing half-imported: the tenant and all it received go again.
-                if let Err(cleanup) = self.store.delete_tenant(&tenant).await {
+                if let Err(cleanup) = self.store.delete_tenant(tenant.id()).await {
                     tracing::error!(error = %cleanup, "could not remove a partially imported tenant");
                 }
                 Err(e)
@@ -274,20 +267,16 @@ impl TransferService {
 
     async fn import_into(
         &self,
-        tenant: &TenantId,
+        tenant: &Tenant,
         lines: impl Iterator<Item = CoreResult<Line>>,
     ) -> CoreResult<ImportSummary> {
         let mut summary = ImportSummary::default();
-        let mut users = Vec::with_capacity(IMPORT_BATCH);
-        // The tenant is new here, so a clash can only be inside the export; finding it in memory
-        // names the culprit precisely.
-        let mut user_names = HashSet::new();
-        let mut display_names = HashSet::new();
+        let mut batch = ImportBatch::default();
         // Members are added once every user and group exists (a group may contain a group that
         // comes later in the file).
         let mut memberships: Vec<(String, Vec<MemberRef>)> = Vec::new();
         for line in lines {
-            match line? {
+            let (kind, resource) = match line? {
                 Line::Token {
                     id,
                     label,
@@ -298,7 +287,7 @@ impl TransferService {
                 } => {
                     let row = TokenRow {
                         id,
-                        tenant_id: tenant.clone(),
+                        tenant_id: tenant.id().clone(),
                         label,
                         secret_hash,
                         created,
@@ -307,6 +296,7 @@ impl TransferService {
                     };
                     self.store.insert_token(&row).await?;
                     summary.tokens += 1;
+                    continue;
                 }
                 Line::User {
                     id,
@@ -315,28 +305,15 @@ impl TransferService {
                     version,
                     doc,
                 } => {
-                    let body = serde_json::Value::Object(doc);
-                    let doc = iris_scim::resource::document_from_request(
-                        iris_scim::schema::user_type(),
-                        &body,
-                    )?;
-                    let write = user_write(id, doc, last_modified)?;
-                    if !user_names.insert(write.shadow.user_name_lower.clone()) {
-                        return Err(ScimError::uniqueness(format!(
-                            "user {} clashes with another user of the export",
-                            write.id
-                        ))
-                        .into());
-                    }
-                    users.push(Imported {
-                        write,
-                        created,
-                        version,
-                    });
                     summary.users += 1;
-                    if users.len() == IMPORT_BATCH {
-                        self.flush_users(tenant, &mut users).await?;
-                    }
+                    let resource = ExportedResource {
+                        id,
+                        created,
+                        last_modified,
+                        version,
+                        doc,
+                    };
+                    (ResourceKind::User, resource)
                 }
                 Line::Group {
                     id,
@@ -346,22 +323,7 @@ impl TransferService {
                     doc,
                     members,
                 } => {
-                    self.flush_users(tenant, &mut users).await?;
-                    let body = serde_json::Value::Object(doc);
-                    let mut doc = iris_scim::resource::document_from_request(
-                        iris_scim::schema::group_type(),
-                        &body,
-                    )?;
-                    // Members travel beside the document, never in it.
-                    doc.shift_remove("members");
-                    let write = group_write(id, doc, last_modified)?;
-                    if !display_names.insert(write.shadow.display_name_lower.clone()) {
-                        return Err(ScimError::uniqueness(format!(
-                            "group {} clashes with another group of the export",
-                            write.id
-                        ))
-                        .into());
-                    }
+                    summary.groups += 1;
                     let refs = members
                         .into_iter()
                         .map(|m| MemberRef {
@@ -369,30 +331,37 @@ impl TransferService {
                             member_type: Some(m.member_type),
                         })
                         .collect();
-                    memberships.push((write.id.clone(), refs));
-                    self.store
-                        .import_group(
-                            tenant,
-                            &Imported {
-                                write,
-                                created,
-                                version,
-                            },
-                        )
-                        .await?;
-                    summary.groups += 1;
+                    memberships.push((id.clone(), refs));
+                    let resource = ExportedResource {
+                        id,
+                        created,
+                        last_modified,
+                        version,
+                        doc,
+                    };
+                    (ResourceKind::Group, resource)
                 }
                 Line::Header { .. } | Line::Tenant { .. } => {
                     return Err(
                         ScimError::invalid_syntax("an export holds exactly one tenant").into(),
                     );
                 }
+            };
+            if batch.kind.is_some_and(|k| k != kind) {
+                self.flush(tenant, &mut batch).await?;
+            }
+            if batch.push(kind, resource)? == IMPORT_BATCH {
+                self.flush(tenant, &mut batch).await?;
             }
         }
-        self.flush_users(tenant, &mut users).await?;
+        self.flush(tenant, &mut batch).await?;
         for (group_id, refs) in memberships {
             for chunk in refs.chunks(IMPORT_MEMBER_BATCH) {
-                if let Some(rejected) = self.store.import_members(tenant, &group_id, chunk).await? {
+                if let Some(rejected) = self
+                    .store
+                    .import_members(tenant.scope(), &group_id, chunk)
+                    .await?
+                {
                     return Err(ScimError::invalid_value(format!(
                         "group {group_id}: {}",
                         rejected.detail
@@ -405,24 +374,75 @@ impl TransferService {
         Ok(summary)
     }
 
-    async fn flush_users(
-        &self,
-        tenant: &TenantId,
-        users: &mut Vec<Imported<crate::store::UserWrite>>,
-    ) -> CoreResult<()> {
-        if users.is_empty() {
+    async fn flush(&self, tenant: &Tenant, batch: &mut ImportBatch) -> CoreResult<()> {
+        let Some(kind) = batch.kind.take() else {
             return Ok(());
-        }
+        };
         self.store
-            .import_users(tenant, users)
+            .import(tenant.scope(), kind, &batch.pending)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict => CoreError::Scim(ScimError::uniqueness(
-                    "a user of the export clashes with another user of the export",
-                )),
+                StoreError::Conflict => CoreError::Scim(ScimError::uniqueness(format!(
+                    "a {} of the export clashes with another of the export",
+                    kind.name().to_lowercase()
+                ))),
                 other => other.into(),
             })?;
-        users.clear();
+        batch.pending.clear();
         Ok(())
+    }
+}
+
+fn write_failed(e: std::io::Error) -> CoreError {
+    CoreError::Store(StoreError::Database(format!("writing the export: {e}")))
+}
+
+/// A user or group line of an export.
+struct ExportedResource {
+    id: String,
+    created: String,
+    last_modified: String,
+    version: i64,
+    doc: Document,
+}
+
+/// Resources of one kind waiting to be written together, and the unique names seen so far: the
+/// tenant is new here, so a clash can only be inside the export, and finding it in memory names
+/// the culprit precisely.
+#[derive(Default)]
+struct ImportBatch {
+    kind: Option<ResourceKind>,
+    pending: Vec<Imported>,
+    unique_names: HashSet<(ResourceKind, String)>,
+}
+
+impl ImportBatch {
+    /// Validates `resource` as if it were created now and queues it (the caller flushes a queue
+    /// of another kind first); returns the queue's length.
+    fn push(&mut self, kind: ResourceKind, resource: ExportedResource) -> CoreResult<usize> {
+        let body = serde_json::Value::Object(resource.doc);
+        // Members travel beside the document, never in it.
+        let (doc, _) = split_document(kind, &body)?;
+        let unique = doc
+            .get(unique_attribute(kind))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_lowercase)
+            .unwrap_or_default();
+        let write = resource_write(kind, resource.id, doc, resource.last_modified)?;
+        if !self.unique_names.insert((kind, unique)) {
+            let noun = kind.name().to_lowercase();
+            return Err(ScimError::uniqueness(format!(
+                "{noun} {} clashes with another {noun} of the export",
+                write.id
+            ))
+            .into());
+        }
+        self.kind = Some(kind);
+        self.pending.push(Imported {
+            write,
+            created: resource.created,
+            version: resource.version,
+        });
+        Ok(self.pending.len())
     }
 }

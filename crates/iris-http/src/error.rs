@@ -54,7 +54,7 @@ impl IntoResponse for ApiError {
 pub(crate) async fn patch_keeping_refusals<T>(
     state: &crate::AppState,
     tenant: &iris_core::Tenant,
-    resource_type: &str,
+    kind: iris_core::ResourceKind,
     id: &str,
     raw: &axum::body::Bytes,
     apply: impl AsyncFnOnce(&serde_json::Value) -> iris_core::error::CoreResult<T>,
@@ -66,14 +66,11 @@ pub(crate) async fn patch_keeping_refusals<T>(
     if let Err(e) = &outcome {
         let request = iris_core::rejections::RefusedRequest {
             method: "PATCH",
-            resource_type,
+            resource_type: kind.name(),
             resource_id: id,
             body: raw,
         };
-        state
-            .rejections
-            .record(tenant.id(), tenant.name(), request, &e.0)
-            .await;
+        state.rejections.record(tenant, request, &e.0).await;
     }
     outcome
 }

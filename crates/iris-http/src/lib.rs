@@ -4,11 +4,12 @@
 mod discovery;
 mod error;
 mod extract;
-mod groups;
 mod health;
+mod listing;
+mod render;
+mod resources;
 mod response;
 mod search;
-mod users;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use iris_core::rejections::RejectionLog;
-use iris_core::{GroupService, Store, TenantService, UserService};
+use iris_core::{ResourceKind, ResourceService, Store, TenantService};
 use iris_scim::ScimError;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -49,21 +50,18 @@ pub struct HttpConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub tenants: TenantService,
-    pub users: UserService,
-    pub groups: GroupService,
+    pub resources: ResourceService,
     pub rejections: RejectionLog,
     pub config: Arc<HttpConfig>,
     token_touches: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl AppState {
-    /// The group service shares the user service's filter and paging limits.
-    pub fn new(store: Arc<dyn Store>, users: UserService, config: HttpConfig) -> Self {
+    pub fn new(store: Arc<dyn Store>, resources: ResourceService, config: HttpConfig) -> Self {
         Self {
             tenants: TenantService::new(store.clone()),
-            groups: GroupService::new(store.clone(), users.filter_limits(), users.page_limits()),
             rejections: RejectionLog::new(store.clone()),
-            users,
+            resources,
             store,
             config: Arc::new(config),
             token_touches: Arc::default(),
@@ -109,9 +107,11 @@ pub fn tenant_url(public_url: &str, tenant: &str) -> String {
 
 /// The router, before path normalisation.
 pub fn router(state: AppState) -> Router {
-    let scim = Router::new()
-        .merge(users::routes())
-        .merge(groups::routes())
+    let scim = ResourceKind::ALL
+        .into_iter()
+        .fold(Router::new(), |router, kind| {
+            router.merge(resources::routes(kind))
+        })
         .merge(search::routes())
         .merge(discovery::routes())
         .method_not_allowed_fallback(method_not_allowed);

@@ -269,6 +269,36 @@ pub enum ResourceKind {
     Group,
 }
 
+impl ResourceKind {
+    /// Every kind, in the order listings that span kinds present them (users, then groups).
+    pub const ALL: [Self; 2] = [Self::User, Self::Group];
+
+    /// The resource type this kind's resources follow.
+    pub fn resource_type(self) -> &'static ResourceType {
+        match self {
+            Self::User => user_type(),
+            Self::Group => group_type(),
+        }
+    }
+
+    /// The resource type's name (`User`, `Group`): `meta.resourceType`, a member's `type`.
+    pub fn name(self) -> &'static str {
+        self.resource_type().name
+    }
+
+    /// The endpoint's path segment (`Users`, `Groups`), without the slash.
+    pub fn endpoint(self) -> &'static str {
+        self.resource_type().endpoint.trim_start_matches('/')
+    }
+
+    /// The kind whose name is `raw`, ignoring case (a member's `type` as clients send it).
+    pub fn from_name(raw: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(raw))
+    }
+}
+
 /// A resource type (RFC 7643 §6): endpoint, core schema, extensions.
 #[derive(Debug)]
 pub struct ResourceType {

@@ -1,5 +1,5 @@
 //! Compiles a resolved SCIM filter into a SQL condition over the `users` table (alias `u`) or the
-//! `groups` table (alias `g`), chosen by [`Target`].
+//! `groups` table (alias `g`), chosen by its [`ResourceKind`].
 //!
 //! The compiler emits only bind placeholders for values and only schema-derived identifiers, never
 //! client text. Semantics follow `iris_scim::filter::eval` exactly (the in-memory evaluator):
@@ -19,9 +19,10 @@
 //! `group_members`, on its primary key and its member index respectively).
 
 use iris_scim::filter::{CompValue, CompareOp, Resolved, ResolvedAttr};
-use iris_scim::schema::{AttrType, Attribute};
+use iris_scim::schema::{AttrType, Attribute, ResourceKind};
 
 use crate::dialect::{Backend, Dialect};
+use crate::tables::KindTable;
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,41 +33,12 @@ pub enum Bind {
     Int(i64),
     Float(f64),
     Bool(bool),
+    /// A boolean that may be NULL (absent).
+    OptBool(Option<bool>),
 }
 
 /// Multi-valued attributes whose `value`/`type`/`primary` are mirrored in `user_values`.
 const SIDE_TABLE_ATTRIBUTES: [&str; 2] = ["emails", "phoneNumbers"];
-
-/// The resource table a filter selects rows of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Users,
-    Groups,
-}
-
-impl Target {
-    /// The alias the compiled condition uses for the table's row.
-    pub fn alias(self) -> &'static str {
-        match self {
-            Self::Users => "u",
-            Self::Groups => "g",
-        }
-    }
-
-    pub fn table(self) -> &'static str {
-        match self {
-            Self::Users => "users",
-            Self::Groups => "groups",
-        }
-    }
-
-    fn core_schema(self) -> &'static str {
-        match self {
-            Self::Users => iris_scim::schema::USER,
-            Self::Groups => iris_scim::schema::GROUP,
-        }
-    }
-}
 
 /// A side table that holds the elements of a multi-valued attribute, one row each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +77,7 @@ enum Operand {
 
 pub struct Compiler {
     backend: Backend,
-    target: Target,
+    target: ResourceKind,
     pub binds: Vec<Bind>,
     first_param: usize,
     aliases: usize,
@@ -116,7 +88,7 @@ pub struct Compiler {
 
 impl Compiler {
     /// `first_param` is the number of the first placeholder this compiler may use.
-    pub fn new(backend: Backend, target: Target, first_param: usize) -> Self {
+    pub fn new(backend: Backend, target: ResourceKind, first_param: usize) -> Self {
         Self {
             backend,
             target,
@@ -269,10 +241,7 @@ impl Compiler {
         let Some((op, value)) = test else {
             return "TRUE".to_owned();
         };
-        let rt = match self.target {
-            Target::Users => iris_scim::schema::user_type(),
-            Target::Groups => iris_scim::schema::group_type(),
-        };
+        let rt = self.target.resource_type();
         let doc = format!("{}.search_doc", self.row());
         let reference = iris_scim::filter::schemas_attribute();
         let mut parts = Vec::new();
@@ -401,12 +370,12 @@ impl Compiler {
             return None;
         }
         match (self.target, attr.attr.name) {
-            (Target::Users, "groups") => Some(Relation::MemberOf),
-            (Target::Groups, "members") => Some(Relation::Members),
+            (ResourceKind::User, "groups") => Some(Relation::MemberOf),
+            (ResourceKind::Group, "members") => Some(Relation::Members),
             // `user_values` has a row only for elements with a value, and cannot tell an absent
             // `primary` from `false`: it answers filters that require a value and read only
             // `value` and `type`; the rest scan the JSON elements.
-            (Target::Users, name)
+            (ResourceKind::User, name)
                 if SIDE_TABLE_ATTRIBUTES.contains(&name)
                     && requires_value
                     && subs.iter().all(|s| matches!(*s, "value" | "type")) =>
@@ -479,10 +448,7 @@ impl Compiler {
                     let row = self.row();
                     return match attr.sub.map(|s| s.name) {
                         Some("resourceType") => {
-                            let name = match self.target {
-                                Target::Users => "User",
-                                Target::Groups => "Group",
-                            };
+                            let name = self.target.name();
                             text(self.param(Bind::Text(name.to_owned())), false)
                         }
                         Some("version") => text(
@@ -644,7 +610,7 @@ fn text_value(leaf: &Attribute, value: &CompValue, lowered: bool) -> Option<Stri
 }
 
 /// Columns that mirror an attribute, so the hot filters are index lookups.
-fn row_column(target: Target, attr: &ResolvedAttr) -> Option<Operand> {
+fn row_column(target: ResourceKind, attr: &ResolvedAttr) -> Option<Operand> {
     if attr.schema.id != target.core_schema() {
         return None;
     }
@@ -661,8 +627,10 @@ fn row_column(target: Target, attr: &ResolvedAttr) -> Option<Operand> {
         (_, "displayName", None) => text("display_name_lower", true),
         (_, "meta", Some("created")) => text("created", false),
         (_, "meta", Some("lastModified")) => text("last_modified", false),
-        (Target::Users, "userName", None) => text("user_name_lower", true),
-        (Target::Users, "active", None) => Some(Operand::BoolColumn(format!("{alias}.active"))),
+        (ResourceKind::User, "userName", None) => text("user_name_lower", true),
+        (ResourceKind::User, "active", None) => {
+            Some(Operand::BoolColumn(format!("{alias}.active")))
+        }
         _ => None,
     }
 }
@@ -699,7 +667,7 @@ fn collect_subs<'a>(filter: &'a Resolved, out: &mut Vec<&'a str>) {
 /// Whether `filter` pins the result to at most a few rows through a unique or near-unique index
 /// (`id`, `userName`, a group's `displayName`, `externalId` compared with `eq`, alone or in an
 /// `and`): Entra's matching queries. Such a list is answered by one statement that also counts.
-pub fn is_point_lookup(target: Target, filter: &Resolved) -> bool {
+pub fn is_point_lookup(target: ResourceKind, filter: &Resolved) -> bool {
     match filter {
         Resolved::And(a, b) => is_point_lookup(target, a) || is_point_lookup(target, b),
         Resolved::Compare(attr, CompareOp::Eq, CompValue::Str(_)) if attr.sub.is_none() => {
@@ -707,8 +675,8 @@ pub fn is_point_lookup(target: Target, filter: &Resolved) -> bool {
                 && matches!(
                     (target, attr.attr.name),
                     (_, "id" | "externalId")
-                        | (Target::Users, "userName")
-                        | (Target::Groups, "displayName")
+                        | (ResourceKind::User, "userName")
+                        | (ResourceKind::Group, "displayName")
                 )
         }
         _ => false,
@@ -717,7 +685,7 @@ pub fn is_point_lookup(target: Target, filter: &Resolved) -> bool {
 
 /// The ORDER BY expression for a sort attribute (RFC 7644 §3.4.2.3); multi-valued attributes sort
 /// by their first element.
-pub fn sort_expression(backend: Backend, target: Target, attr: &ResolvedAttr) -> String {
+pub fn sort_expression(backend: Backend, target: ResourceKind, attr: &ResolvedAttr) -> String {
     let collate = backend.collate_binary();
     match row_column(target, attr) {
         Some(Operand::Text { expr, .. }) => return format!("{expr}{collate}"),
@@ -742,7 +710,12 @@ mod tests {
 
     use super::*;
 
-    fn compile(backend: Backend, target: Target, rt: &'static ResourceType, f: &str) -> String {
+    fn compile(
+        backend: Backend,
+        target: ResourceKind,
+        rt: &'static ResourceType,
+        f: &str,
+    ) -> String {
         let parsed = parse_filter(f, &FilterLimits::default()).unwrap();
         let resolved = resolve(&parsed, rt).unwrap();
         Compiler::new(backend, target, 2).condition(&resolved)
@@ -752,7 +725,7 @@ mod tests {
     fn the_membership_check_is_a_primary_key_lookup_without_coalesce() {
         let sql = compile(
             Backend::Postgres,
-            Target::Groups,
+            ResourceKind::Group,
             group_type(),
             r#"id eq "G" and members[value eq "U"]"#,
         );
@@ -763,7 +736,7 @@ mod tests {
         );
         let sql = compile(
             Backend::Sqlite,
-            Target::Groups,
+            ResourceKind::Group,
             group_type(),
             r#"displayName eq "Ops""#,
         );
@@ -774,7 +747,7 @@ mod tests {
     fn leaves_under_not_are_two_valued_and_exists_restarts_positive() {
         let sql = compile(
             Backend::Sqlite,
-            Target::Users,
+            ResourceKind::User,
             user_type(),
             r#"not (title eq "x" or emails[not (type eq "work")])"#,
         );
@@ -789,7 +762,7 @@ mod tests {
         );
         let sql = compile(
             Backend::Sqlite,
-            Target::Users,
+            ResourceKind::User,
             user_type(),
             r#"userName eq "A" and groups.display eq "Ops""#,
         );
@@ -806,7 +779,7 @@ mod tests {
     fn member_attributes_without_a_column_match_nothing() {
         let sql = compile(
             Backend::Postgres,
-            Target::Groups,
+            ResourceKind::Group,
             group_type(),
             r#"members.display pr"#,
         );

@@ -4,9 +4,14 @@
 
 mod dialect;
 mod filter_sql;
-mod groups_sql;
+mod listing_sql;
+mod membership_sql;
 mod rejections_sql;
+mod resources_sql;
+mod rows;
 mod sql_store;
+mod tables;
+mod tenancy_sql;
 mod wal_sync;
 
 use std::sync::Arc;

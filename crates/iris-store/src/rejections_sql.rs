@@ -1,18 +1,21 @@
 //! The record of refused requests in SQL: one row each, keyed by tenant and a time-ordered id, so
 //! the newest are an index range and pruning the oldest is one statement.
 
+use async_trait::async_trait;
 use iris_core::StoreError;
 use iris_core::rejections::RejectedRequest;
-use iris_core::store::TenantId;
+use iris_core::store::{RecordStore, TenantScope};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::sql_store::{SqlStore, db_error};
+use crate::rows::db_error;
+use crate::sql_store::SqlStore;
 
-impl SqlStore {
-    pub(crate) async fn insert_rejected_row(
+#[async_trait]
+impl RecordStore for SqlStore {
+    async fn insert_rejected_request(
         &self,
-        tenant: &TenantId,
+        scope: &TenantScope,
         request: &RejectedRequest,
         keep: u32,
     ) -> Result<(), StoreError> {
@@ -22,7 +25,7 @@ impl SqlStore {
              resource_id, status, scim_type, detail, body) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(tenant.as_str().to_owned())
+        .bind(scope.tenant_id().to_owned())
         .bind(request.id.clone())
         .bind(request.received_at.clone())
         .bind(request.method.clone())
@@ -39,7 +42,7 @@ impl SqlStore {
             "DELETE FROM rejected_requests WHERE tenant_id = $1 AND id < (\
              SELECT id FROM rejected_requests WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
         )
-        .bind(tenant.as_str().to_owned())
+        .bind(scope.tenant_id().to_owned())
         .bind(i64::from(keep.saturating_sub(1)))
         .execute(&mut *tx)
         .await
@@ -47,16 +50,16 @@ impl SqlStore {
         self.commit(tx).await
     }
 
-    pub(crate) async fn rejected_rows(
+    async fn rejected_requests(
         &self,
-        tenant: &TenantId,
+        scope: &TenantScope,
         limit: u32,
     ) -> Result<Vec<RejectedRequest>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, received_at, method, resource_type, resource_id, status, scim_type, \
              detail, body FROM rejected_requests WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
         )
-        .bind(tenant.as_str().to_owned())
+        .bind(scope.tenant_id().to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await

@@ -4,7 +4,7 @@
 //! and phone numbers, the enterprise extension) are written through the real store; random
 //! filters over those attributes (every operator, `and`/`or`/`not`, value paths, Entra's
 //! `emails[type eq "work"].value eq "…"`, values drawn from the stored data with their case
-//! changed so that matches happen) are then answered twice: by `UserService::list` (compiled to
+//! changed so that matches happen) are then answered twice: by `ResourceService::list` (compiled to
 //! SQL) and by `iris_scim::filter::matches` over each rendered resource. The two id sets must be
 //! equal. Runs on SQLite (a temporary file) always and on PostgreSQL (a database created and
 //! dropped by the test) when reachable.
@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::Arc;
 
-use iris_core::users::{ListParams, PageLimits};
-use iris_core::{Store, Tenant, TenantName, TenantService, UserService};
+use iris_core::listing::{ListParams, PageLimits};
+use iris_core::{ResourceKind, ResourceService, Store, Tenant, TenantName, TenantService};
 use iris_scim::filter::{self, FilterLimits};
 use iris_scim::resource::{self, Document, Meta};
 use iris_scim::schema::user_type;
@@ -185,7 +185,7 @@ fn assert_agreement(failures: &[String]) {
 struct Fixture {
     backend: Backend,
     tenant: Tenant,
-    users: UserService,
+    users: ResourceService,
     /// Every stored user, rendered as a client reads it: `(id, resource)`.
     rendered: Vec<(String, Value)>,
 }
@@ -198,7 +198,7 @@ impl Fixture {
             .create(&TenantName::parse(name).expect("tenant name"))
             .await
             .expect("create tenant");
-        let users = UserService::new(
+        let users = ResourceService::new(
             store.clone(),
             FilterLimits::default(),
             PageLimits {
@@ -208,12 +208,12 @@ impl Fixture {
         );
         for body in bodies {
             users
-                .create(&tenant, body)
+                .create(&tenant, ResourceKind::User, body)
                 .await
                 .unwrap_or_else(|e| panic!("cannot create user {body}: {e:?}"));
         }
         let all = users
-            .list(&tenant, &ListParams::default())
+            .list(&tenant, ResourceKind::User, &ListParams::default())
             .await
             .expect("list all");
         assert_eq!(all.page.records.len(), bodies.len());
@@ -259,7 +259,7 @@ impl Fixture {
         };
         let result = self
             .users
-            .list(&self.tenant, &params)
+            .list(&self.tenant, ResourceKind::User, &params)
             .await
             .map_err(|e| format!("{:?} list failed for {raw}: {e:?}", self.backend))?;
         let sql: BTreeSet<&str> = result.page.records.iter().map(|r| r.id.as_str()).collect();

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use iris_core::users::PageLimits;
-use iris_core::{TenantName, TenantService, UserService};
+use iris_core::listing::PageLimits;
+use iris_core::{ResourceKind, ResourceService, TenantName, TenantService};
 use iris_scim::filter::FilterLimits;
 use iris_store::{PoolConfig, SqlStore};
 use serde_json::json;
@@ -30,7 +30,7 @@ async fn concurrent_writes_share_flushes_and_all_survive_a_reopen() {
         .create(&TenantName::parse("durable").unwrap())
         .await
         .unwrap();
-    let users = UserService::new(
+    let users = ResourceService::new(
         store.clone(),
         FilterLimits::default(),
         PageLimits::default(),
@@ -42,7 +42,7 @@ async fn concurrent_writes_share_flushes_and_all_survive_a_reopen() {
         let tenant = tenant.clone();
         tasks.push(tokio::spawn(async move {
             users
-                .create(&tenant, &json!({"userName": format!("u{n}@example.com"),
+                .create(&tenant, ResourceKind::User, &json!({"userName": format!("u{n}@example.com"),
                                           "emails": [{"type": "work", "value": format!("u{n}@work.example")}]}))
                 .await
                 .unwrap()
@@ -69,13 +69,13 @@ async fn concurrent_writes_share_flushes_and_all_survive_a_reopen() {
         .await
         .unwrap();
     let reopened = Arc::new(reopened);
-    let users = UserService::new(
+    let users = ResourceService::new(
         reopened.clone(),
         FilterLimits::default(),
         PageLimits::default(),
     );
     for id in &ids {
-        users.get(&tenant, id).await.unwrap();
+        users.get(&tenant, ResourceKind::User, id).await.unwrap();
     }
     reopened.close().await;
 }

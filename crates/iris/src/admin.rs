@@ -124,7 +124,7 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<(
         TenantCommand::Rejected { name, limit, json } => {
             let tenant = tenants.find(&name).await.map_err(core_error)?;
             let recent = rejections
-                .recent(tenant.id(), limit)
+                .recent(&tenant, limit)
                 .await
                 .map_err(core_error)?;
             print_rejected(&recent, json)?;

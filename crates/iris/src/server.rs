@@ -4,8 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use iris_core::users::PageLimits;
-use iris_core::{Store, TenantName, TenantService, UserService};
+use iris_core::listing::PageLimits;
+use iris_core::{ResourceService, Store, TenantName, TenantService};
 use iris_http::{AppState, HttpConfig};
 use iris_scim::filter::FilterLimits;
 use iris_store::PoolConfig;
@@ -36,7 +36,7 @@ pub async fn serve(
     if !config.no_bootstrap {
         bootstrap_first_tenant(&store, &public_url).await?;
     }
-    let users = UserService::new(
+    let resources = ResourceService::new(
         store.clone(),
         FilterLimits::default(),
         PageLimits::default(),
@@ -45,7 +45,7 @@ pub async fn serve(
         public_url: public_url.clone(),
         max_body_bytes: config.max_body_bytes,
     };
-    let state = AppState::new(store.clone(), users, http);
+    let state = AppState::new(store.clone(), resources, http);
     tracing::info!(
         listen = %bound,
         public_url = %public_url,

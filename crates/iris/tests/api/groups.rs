@@ -655,7 +655,7 @@ async fn nested_groups_are_members_of_type_group(app: TestApp) -> TestApp {
     assert_eq!(
         members,
         vec![
-            json!({"value": child, "$ref": format!("{}/Groups/{child}", app.tenant_url), "type": "Group"}),
+            json!({"value": child, "$ref": format!("{}/Groups/{child}", app.tenant_url), "display": "Child", "type": "Group"}),
             json!({"value": users[0], "$ref": format!("{}/Users/{}", app.tenant_url, users[0]), "type": "User"}),
         ]
     );
@@ -925,7 +925,8 @@ async fn a_large_groups_members_stream_in_pages(app: TestApp) -> TestApp {
                     &json!({"userName": format!("bulk{i}@example.com")}),
                 )
                 .unwrap();
-                let write = iris_core::users::user_write(
+                let write = iris_core::resources::resource_write(
+                    iris_core::ResourceKind::User,
                     uuid::Uuid::now_v7().to_string(),
                     doc,
                     "2026-01-01T00:00:00Z".into(),
@@ -940,7 +941,7 @@ async fn a_large_groups_members_stream_in_pages(app: TestApp) -> TestApp {
             .collect();
         users.extend(batch.iter().map(|u| u.write.id.clone()));
         app.store
-            .import_users(app.tenant.id(), &batch)
+            .import(app.tenant.scope(), iris_core::ResourceKind::User, &batch)
             .await
             .unwrap();
     }
@@ -1196,10 +1197,17 @@ async fn groups_and_memberships_survive_export_and_import(app: TestApp) -> TestA
         (summary.users, summary.groups, summary.memberships),
         (3, 2, 4)
     );
-    let tenant = app.tenant.id();
+    let tenant = app.tenant.scope();
     let query = ListQuery::scan(None, 100);
-    let source_groups = app.store.list_groups(tenant, &query).await.unwrap();
-    let target_groups = target.list_groups(tenant, &query).await.unwrap();
+    let source_groups = app
+        .store
+        .list(tenant, iris_core::ResourceKind::Group, &query)
+        .await
+        .unwrap();
+    let target_groups = target
+        .list(tenant, iris_core::ResourceKind::Group, &query)
+        .await
+        .unwrap();
     assert_eq!(target_groups.total, 2);
     for (a, b) in source_groups.records.iter().zip(&target_groups.records) {
         assert_eq!(
@@ -1208,13 +1216,10 @@ async fn groups_and_memberships_survive_export_and_import(app: TestApp) -> TestA
         );
         let ma = app
             .store
-            .group_members(tenant, &a.id, None, 100)
+            .members_page(tenant, &a.id, None, 100)
             .await
             .unwrap();
-        let mb = target
-            .group_members(tenant, &b.id, None, 100)
-            .await
-            .unwrap();
+        let mb = target.members_page(tenant, &b.id, None, 100).await.unwrap();
         assert_eq!(ma, mb);
     }
     let of_users = target.direct_groups(tenant, &users).await.unwrap();

@@ -29,7 +29,7 @@ const ADD: usize = 1_000;
 const ROUNDS: usize = 7;
 const GETS: usize = 200;
 
-fn user_batch(from: usize, to: usize) -> Vec<Imported<iris_core::store::UserWrite>> {
+fn user_batch(from: usize, to: usize) -> Vec<Imported> {
     (from..to)
         .map(|i| {
             let doc = iris_scim::resource::document_from_request(
@@ -38,7 +38,8 @@ fn user_batch(from: usize, to: usize) -> Vec<Imported<iris_core::store::UserWrit
                         "emails": [{"type": "work", "value": format!("bench{i}@example.com"), "primary": true}]}),
             )
             .unwrap();
-            let write = iris_core::users::user_write(
+            let write = iris_core::resources::resource_write(
+                    iris_core::ResourceKind::User,
                 uuid::Uuid::now_v7().to_string(),
                 doc,
                 "2026-01-01T00:00:00Z".into(),
@@ -105,7 +106,7 @@ async fn measure(app: TestApp) -> TestApp {
         let batch = user_batch(from, (from + 1000).min(pool));
         ids.extend(batch.iter().map(|u| u.write.id.clone()));
         app.store
-            .import_users(app.tenant.id(), &batch)
+            .import(app.tenant.scope(), iris_core::ResourceKind::User, &batch)
             .await
             .unwrap();
         if n.is_power_of_two() {
@@ -142,7 +143,7 @@ async fn measure(app: TestApp) -> TestApp {
             .collect();
         let rejected = app
             .store
-            .import_members(app.tenant.id(), &big, &refs)
+            .import_members(app.tenant.scope(), &big, &refs)
             .await
             .unwrap();
         assert!(rejected.is_none());

@@ -180,7 +180,7 @@ async fn a_tenant_sees_only_its_own_refusals(app: TestApp) -> TestApp {
 }
 
 async fn only_the_newest_are_kept(app: TestApp) -> TestApp {
-    let tenant = app.tenant.id();
+    let tenant = app.tenant.scope();
     for n in 0..5 {
         let entry = RejectedRequest {
             id: uuid::Uuid::now_v7().to_string(),

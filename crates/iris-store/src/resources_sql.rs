@@ -1,0 +1,482 @@
+//! Resources of every kind in SQL: the row with its document and shadow columns, a user's
+//! side-table rows, and the membership changes that commit with them. Which table and columns a
+//! kind has comes from [`KindTable`]; the statements are the same for every kind.
+
+use async_trait::async_trait;
+use iris_core::StoreError;
+use iris_core::store::{
+    Change, Imported, Inserted, ListPage, ListQuery, MembershipChange, Modified, Mutation,
+    ResourceRecord, ResourceStore, ResourceWrite, TenantScope,
+};
+use iris_scim::patch::MemberRef;
+use iris_scim::schema::ResourceKind;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::dialect::Dialect;
+use crate::filter_sql::Bind;
+use crate::membership_sql::users_among;
+use crate::rows::{CHUNK, bind_all, db_error, record_columns, record_from_row};
+use crate::sql_store::SqlStore;
+use crate::tables::KindTable;
+
+/// Conditional writes tried before a modification takes the row lock.
+const OPTIMISTIC_ATTEMPTS: usize = 3;
+
+/// Columns of one side-table row; rows per INSERT stay far below both engines' bind limits.
+const VALUE_COLUMNS: usize = 6;
+
+/// The record of `current` after `change` was written over it at `version`.
+fn updated(current: ResourceRecord, change: Change, version: i64) -> Modified {
+    Modified::Updated(ResourceRecord {
+        id: current.id,
+        doc: change.write.map_or(current.doc, |w| w.doc),
+        created: current.created,
+        last_modified: change.now,
+        version,
+    })
+}
+
+impl SqlStore {
+    /// Inserts one resource row and its side rows inside `tx`.
+    async fn insert_row(
+        &self,
+        tx: &mut AnyConnection,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        write: &ResourceWrite,
+        created: &str,
+        version: i64,
+    ) -> Result<(), StoreError> {
+        let binds = kind.row_binds(scope.tenant_id(), write, created, version)?;
+        bind_all(
+            sqlx::query(AssertSqlSafe(kind.insert_sql(self.backend))),
+            &binds,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        self.write_values(tx, scope, write, false).await
+    }
+
+    /// Writes the side-table rows of one resource inside `tx` (replacing the stored ones).
+    async fn write_values(
+        &self,
+        tx: &mut AnyConnection,
+        scope: &TenantScope,
+        write: &ResourceWrite,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        if replace {
+            sqlx::query("DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2")
+                .bind(scope.tenant_id().to_owned())
+                .bind(write.id.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        for rows in write.shadow.values.chunks(CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO user_values (tenant_id, user_id, attribute, type_lower, is_primary, value_lower) VALUES ",
+            );
+            let mut binds = Vec::with_capacity(rows.len() * VALUE_COLUMNS);
+            for (i, v) in rows.iter().enumerate() {
+                let n = i * VALUE_COLUMNS;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let params: Vec<String> = (n + 1..=n + VALUE_COLUMNS)
+                    .map(|p| format!("${p}"))
+                    .collect();
+                sql.push_str(&format!("({})", params.join(", ")));
+                binds.push(Bind::Text(scope.tenant_id().to_owned()));
+                binds.push(Bind::Text(write.id.clone()));
+                binds.push(Bind::Text(v.attribute.to_owned()));
+                binds.push(Bind::OptText(v.type_lower.clone()));
+                binds.push(Bind::Bool(v.primary));
+                binds.push(Bind::Text(v.value_lower.clone()));
+            }
+            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `write` over `current` if the row is still at `current.version`; its new version,
+    /// or `None` if it changed or went away meanwhile.
+    async fn update_at_version<'e>(
+        &self,
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        current: &ResourceRecord,
+        write: &ResourceWrite,
+    ) -> Result<Option<i64>, StoreError> {
+        let binds = kind.update_binds(scope.tenant_id(), write, current.version)?;
+        let row = bind_all(
+            sqlx::query(AssertSqlSafe(kind.update_sql(self.backend))),
+            &binds,
+        )
+        .fetch_optional(executor)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| r.try_get::<i64, _>("version").map_err(db_error))
+            .transpose()
+    }
+
+    /// Read-modify-write under the row's write lock (`FOR UPDATE`; SQLite's `BEGIN IMMEDIATE`):
+    /// the mutation sees the current version and nothing can change it before the write. What
+    /// the optimistic path cannot do goes here: side rows, memberships, and lost races.
+    async fn modify_locked(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        id: &str,
+        mutate: Mutation<'_>,
+    ) -> Result<Modified, StoreError> {
+        let alias = kind.alias();
+        let select = format!(
+            "SELECT {} FROM {} {alias} WHERE {alias}.tenant_id = $1 AND {alias}.id = $2{}",
+            record_columns(alias),
+            kind.table(),
+            self.backend.lock_row()
+        );
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(select))
+            .bind(scope.tenant_id().to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let current = row
+            .as_ref()
+            .map(record_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)?;
+        let change = match mutate(&current) {
+            Err(rejected) => return Ok(Modified::Rejected(rejected)),
+            Ok(None) => return Ok(Modified::Unchanged(current)),
+            Ok(Some(change)) => change,
+        };
+        let rows_changed = if change.members.is_empty() {
+            0
+        } else {
+            match self
+                .apply_membership(&mut tx, scope, id, &change.members, Some(&change.now))
+                .await?
+            {
+                Err(rejected) => return Ok(Modified::Rejected(rejected)),
+                Ok(n) => n,
+            }
+        };
+        let version = match &change.write {
+            Some(write) => {
+                // The row is locked, so it is still at the version just read.
+                let version = self
+                    .update_at_version(&mut *tx, scope, kind, &current, write)
+                    .await?
+                    .ok_or_else(|| StoreError::Database("a locked row changed".into()))?;
+                if write.rewrite_values {
+                    self.write_values(&mut tx, scope, write, true).await?;
+                }
+                version
+            }
+            // Adding present members or removing absent ones: nothing to record.
+            None if rows_changed == 0 => return Ok(Modified::Unchanged(current)),
+            None => {
+                let sql = format!(
+                    "UPDATE {} SET last_modified = $3, version = version + 1 \
+                     WHERE tenant_id = $1 AND id = $2 RETURNING version",
+                    kind.table()
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(scope.tenant_id().to_owned())
+                    .bind(id.to_owned())
+                    .bind(change.now.clone())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .try_get("version")
+                    .map_err(db_error)?
+            }
+        };
+        self.commit(tx).await?;
+        Ok(updated(current, change, version))
+    }
+
+    async fn insert_once(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        write: &ResourceWrite,
+        members: &[MemberRef],
+    ) -> Result<Inserted, StoreError> {
+        let mut tx = self.begin_write().await?;
+        self.insert_row(&mut tx, scope, kind, write, &write.now, 1)
+            .await?;
+        if !members.is_empty() {
+            let change = MembershipChange::exactly(members.to_vec(), false);
+            if let Err(rejected) = self
+                .apply_membership(&mut tx, scope, &write.id, &change, Some(&write.now))
+                .await?
+            {
+                return Ok(Inserted::Rejected(rejected));
+            }
+        }
+        self.commit(tx).await?;
+        Ok(Inserted::Created(ResourceRecord {
+            id: write.id.clone(),
+            doc: write.doc.clone(),
+            created: write.now.clone(),
+            last_modified: write.now.clone(),
+            version: 1,
+        }))
+    }
+
+    async fn import_once(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        resources: &[Imported],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for r in resources {
+            self.insert_row(&mut tx, scope, kind, &r.write, &r.created, r.version)
+                .await?;
+        }
+        self.commit(tx).await
+    }
+
+    /// After a DELETE guarded by a version touched no row: was the row gone, or newer?
+    async fn missing_or_stale(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreError {
+        match self.get(scope, kind, id).await {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => e,
+        }
+    }
+
+    /// Deletes the resource row (only at `expected_version`, when given): whether it was there.
+    async fn delete_row(
+        &self,
+        tx: &mut AnyConnection,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let table = kind.table();
+        let sql = match expected_version {
+            Some(_) => {
+                format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2 AND version = $3")
+            }
+            None => format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2"),
+        };
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(scope.tenant_id().to_owned())
+            .bind(id.to_owned());
+        if let Some(v) = expected_version {
+            query = query.bind(v);
+        }
+        let done = query.execute(&mut *tx).await.map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// One delete transaction: the resource, its side rows, its members (a group) and its
+    /// memberships in groups, with new versions for the users and groups whose `groups` or
+    /// `members` that changes.
+    async fn delete_once(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let now = iris_core::clock::now();
+        let mut tx = self.begin_write().await?;
+        let mut former_members = Vec::new();
+        if kind.holds_members() {
+            // Its members must be read before the row goes (the foreign key cascades to them),
+            // and the row must be held meanwhile so none is added behind this transaction.
+            let lock = format!(
+                "SELECT version FROM {} WHERE tenant_id = $1 AND id = $2{}",
+                kind.table(),
+                self.backend.lock_row()
+            );
+            let row = sqlx::query(AssertSqlSafe(lock))
+                .bind(scope.tenant_id().to_owned())
+                .bind(id.to_owned())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            match row.map(|r| r.try_get::<i64, _>("version")).transpose() {
+                Err(e) => return Err(db_error(e)),
+                Ok(None) => return Err(StoreError::NotFound),
+                Ok(Some(v)) if expected_version.is_some_and(|e| e != v) => {
+                    return Err(StoreError::VersionMismatch);
+                }
+                Ok(Some(_)) => {}
+            }
+            let rows = sqlx::query(
+                "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 \
+                 RETURNING member_id, member_type",
+            )
+            .bind(scope.tenant_id().to_owned())
+            .bind(id.to_owned())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            for row in &rows {
+                let member: String = row.try_get("member_id").map_err(db_error)?;
+                let member_type: String = row.try_get("member_type").map_err(db_error)?;
+                if let Some(kind) = ResourceKind::from_name(&member_type) {
+                    former_members.push((member, kind));
+                }
+            }
+        }
+        // The row before its memberships: on PostgreSQL that waits for any transaction that is
+        // making this resource a member (it holds the row with FOR KEY SHARE), so the membership
+        // rows deleted next include the ones it wrote.
+        if !self
+            .delete_row(&mut tx, scope, kind, id, expected_version)
+            .await?
+        {
+            drop(tx);
+            return Err(self.missing_or_stale(scope, kind, id).await);
+        }
+        let rows = sqlx::query(
+            "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2 RETURNING group_id",
+        )
+        .bind(scope.tenant_id().to_owned())
+        .bind(id.to_owned())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let mut parents = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("group_id").map_err(db_error))
+            .collect::<Result<Vec<_>, _>>()?;
+        if kind.has_side_values() {
+            sqlx::query("DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2")
+                .bind(scope.tenant_id().to_owned())
+                .bind(id.to_owned())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        self.bump_versions(&mut tx, scope, ResourceKind::Group, &mut parents, &now)
+            .await?;
+        let mut users = users_among(former_members);
+        self.bump_versions(&mut tx, scope, ResourceKind::User, &mut users, &now)
+            .await?;
+        self.commit(tx).await
+    }
+}
+
+#[async_trait]
+impl ResourceStore for SqlStore {
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        write: &ResourceWrite,
+        members: &[MemberRef],
+    ) -> Result<Inserted, StoreError> {
+        self.retrying(|| self.insert_once(scope, kind, write, members))
+            .await
+    }
+
+    async fn import(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        resources: &[Imported],
+    ) -> Result<(), StoreError> {
+        self.retrying(|| self.import_once(scope, kind, resources))
+            .await
+    }
+
+    async fn get(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<ResourceRecord>, StoreError> {
+        let alias = kind.alias();
+        let sql = format!(
+            "SELECT {} FROM {} {alias} WHERE {alias}.tenant_id = $1 AND {alias}.id = $2",
+            record_columns(alias),
+            kind.table()
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(scope.tenant_id().to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// Optimistic first: the current version is read without a lock, the mutation runs outside
+    /// any transaction, and one conditional `UPDATE … WHERE version = ?` writes the result (one
+    /// statement holding the writer instead of a transaction of four). If another write got
+    /// there first, the whole step is repeated on the new version; after a few such losses, or
+    /// when side rows or memberships change too, the row-locked path does the work instead.
+    async fn modify(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        id: &str,
+        mutate: Mutation<'_>,
+    ) -> Result<Modified, StoreError> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let current = self
+                .get(scope, kind, id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let change = match mutate(&current) {
+                Err(rejected) => return Ok(Modified::Rejected(rejected)),
+                Ok(None) => return Ok(Modified::Unchanged(current)),
+                Ok(Some(change)) => change,
+            };
+            let Some(write) = change.write.as_ref().filter(|_| change.is_document_only()) else {
+                break;
+            };
+            if let Some(version) = self
+                .update_at_version(&self.writer, scope, kind, &current, write)
+                .await?
+            {
+                self.durable().await?;
+                return Ok(updated(current, change, version));
+            }
+        }
+        self.retrying(|| self.modify_locked(scope, kind, id, mutate))
+            .await
+    }
+
+    async fn delete(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.retrying(|| self.delete_once(scope, kind, id, expected_version))
+            .await
+    }
+
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        query: &ListQuery<'_>,
+    ) -> Result<ListPage, StoreError> {
+        self.list_records(kind, scope, query).await
+    }
+}
