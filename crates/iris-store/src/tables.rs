@@ -97,6 +97,16 @@ fn columns(kind: ResourceKind) -> &'static [ShadowColumn] {
     }
 }
 
+/// `$1` the tenant, `$2` the id, then the kind's shadow columns: how every row statement starts.
+fn key_and_shadow(kind: ResourceKind, tenant_id: &str, write: &ResourceWrite) -> Vec<Bind> {
+    let mut binds = vec![
+        Bind::Text(tenant_id.to_owned()),
+        Bind::Text(write.id.clone()),
+    ];
+    binds.extend(columns(kind).iter().map(|c| c.bind(&write.shadow)));
+    binds
+}
+
 fn json_text(value: &impl serde::Serialize) -> Result<String, iris_core::StoreError> {
     serde_json::to_string(value).map_err(|e| iris_core::StoreError::Database(e.to_string()))
 }
@@ -154,11 +164,7 @@ impl KindTable for ResourceKind {
         created: &str,
         version: i64,
     ) -> Result<Vec<Bind>, iris_core::StoreError> {
-        let mut binds = vec![
-            Bind::Text(tenant_id.to_owned()),
-            Bind::Text(write.id.clone()),
-        ];
-        binds.extend(columns(self).iter().map(|c| c.bind(&write.shadow)));
+        let mut binds = key_and_shadow(self, tenant_id, write);
         binds.push(Bind::Text(created.to_owned()));
         binds.push(Bind::Text(write.now.clone()));
         binds.push(Bind::Int(version));
@@ -195,11 +201,7 @@ impl KindTable for ResourceKind {
         write: &ResourceWrite,
         current_version: i64,
     ) -> Result<Vec<Bind>, iris_core::StoreError> {
-        let mut binds = vec![
-            Bind::Text(tenant_id.to_owned()),
-            Bind::Text(write.id.clone()),
-        ];
-        binds.extend(columns(self).iter().map(|c| c.bind(&write.shadow)));
+        let mut binds = key_and_shadow(self, tenant_id, write);
         binds.push(Bind::Text(write.now.clone()));
         binds.push(Bind::Text(json_text(&write.doc)?));
         binds.push(Bind::Text(json_text(&write.shadow.search_doc)?));
