@@ -5,7 +5,7 @@
 pub mod clock;
 pub mod error;
 pub mod listing;
-pub mod rejections;
+pub mod provisioning;
 pub mod resources;
 pub mod store;
 pub mod tenants;
@@ -14,6 +14,7 @@ pub mod transfer;
 
 pub use error::{CoreError, StoreError};
 pub use iris_scim::schema::ResourceKind;
+pub use provisioning::{ProvisioningLog, RequestContext};
 pub use resources::ResourceService;
 pub use store::{Store, TenantId, TenantScope};
 pub use tenants::{Tenant, TenantName, TenantService};

@@ -35,10 +35,17 @@ impl From<StoreError> for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// The SCIM error body, its `detail` naming the request id; the error itself rides along in
+    /// the response's extensions for the provisioning log.
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = scim_json(status, &self.0.to_json());
+        let mut shown = self.0.clone();
+        if let Some(id) = crate::observe::current_request_id() {
+            shown.detail = format!("{} (request id {id})", shown.detail);
+        }
+        let mut response = scim_json(status, &shown.to_json());
+        response.extensions_mut().insert(self.0);
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -47,30 +54,4 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// Applies a PATCH to the parsed `raw` body; when it is refused (the body does not parse, or
-/// `apply` fails), first keeps a record of the request as it was sent.
-pub(crate) async fn patch_keeping_refusals<T>(
-    state: &crate::AppState,
-    tenant: &iris_core::Tenant,
-    kind: iris_core::ResourceKind,
-    id: &str,
-    raw: &axum::body::Bytes,
-    apply: impl AsyncFnOnce(&serde_json::Value) -> iris_core::error::CoreResult<T>,
-) -> ApiResult<T> {
-    let outcome = match crate::extract::parse_json(raw) {
-        Ok(body) => apply(&body).await.map_err(ApiError::from),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = &outcome {
-        let request = iris_core::rejections::RefusedRequest {
-            method: "PATCH",
-            resource_type: kind.name(),
-            resource_id: id,
-            body: raw,
-        };
-        state.rejections.record(tenant, request, &e.0).await;
-    }
-    outcome
 }

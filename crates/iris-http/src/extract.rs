@@ -51,6 +51,12 @@ impl FromRequestParts<AppState> for TenantAuth {
         match state.tenants.authenticate(tenant_name, bearer(parts)).await {
             Ok((tenant, token_id)) => {
                 state.note_token_use(&token_id);
+                if let Some(slot) = parts
+                    .extensions
+                    .get::<crate::observe::AuthenticatedTenant>()
+                {
+                    slot.set(&tenant);
+                }
                 Ok(Self(tenant))
             }
             Err(Ok(AuthFailure::Missing)) => Err(ScimError::unauthorized(

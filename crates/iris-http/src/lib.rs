@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod health;
 mod listing;
+mod observe;
 mod render;
 mod resources;
 mod response;
@@ -17,14 +18,12 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use iris_core::rejections::RejectionLog;
-use iris_core::{ResourceKind, ResourceService, Store, TenantService};
+use iris_core::{ProvisioningLog, ResourceKind, ResourceService, Store, TenantService};
 use iris_scim::ScimError;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
@@ -51,7 +50,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub tenants: TenantService,
     pub resources: ResourceService,
-    pub rejections: RejectionLog,
+    pub log: ProvisioningLog,
     pub config: Arc<HttpConfig>,
     token_touches: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -60,7 +59,7 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, resources: ResourceService, config: HttpConfig) -> Self {
         Self {
             tenants: TenantService::new(store.clone()),
-            rejections: RejectionLog::new(store.clone()),
+            log: ProvisioningLog::new(store.clone()),
             resources,
             store,
             config: Arc::new(config),
@@ -110,12 +109,11 @@ pub fn router(state: AppState) -> Router {
     let scim = ResourceKind::ALL
         .into_iter()
         .fold(Router::new(), |router, kind| {
-            router.merge(resources::routes(kind))
+            router.merge(resources::routes(kind, state.clone()))
         })
         .merge(search::routes())
         .merge(discovery::routes())
         .method_not_allowed_fallback(method_not_allowed);
-    let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .nest(&format!("{SCIM_PREFIX}/{{tenant}}"), scim)
         .merge(health::routes())
@@ -123,8 +121,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(observe::observe))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
         ]))

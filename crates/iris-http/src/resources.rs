@@ -11,16 +11,16 @@ use iris_core::{ResourceKind, Tenant};
 use iris_scim::projection::Projection;
 
 use crate::AppState;
-use crate::error::{ApiResult, patch_keeping_refusals};
-use crate::extract::{
-    EntityTag, Preconditions, QueryParams, RawBody, ResourceId, ScimBody, TenantAuth,
-};
+use crate::error::ApiResult;
+use crate::extract::{EntityTag, Preconditions, QueryParams, ResourceId, ScimBody, TenantAuth};
 use crate::listing::{SearchRequest, list_head, list_params, projection};
+use crate::observe::{Caller, keep_refusals};
 use crate::render::{ResourceBody, etag};
 use crate::response::{no_content, with_etag, with_location};
 
-/// The routes of `kind`'s endpoint; handlers learn the kind from the route's extension.
-pub fn routes(kind: ResourceKind) -> Router<AppState> {
+/// The routes of `kind`'s endpoint; handlers learn the kind from the route's extension, and
+/// every refusal is kept in the provisioning log.
+pub fn routes(kind: ResourceKind, state: AppState) -> Router<AppState> {
     let base = format!("/{}", kind.endpoint());
     Router::new()
         .route(&base, get(list).post(create))
@@ -29,6 +29,10 @@ pub fn routes(kind: ResourceKind) -> Router<AppState> {
             &format!("{base}/{{id}}"),
             get(fetch).put(replace).patch(patch).delete(remove),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            (state, kind),
+            keep_refusals,
+        ))
         .layer(Extension(kind))
 }
 
@@ -56,11 +60,14 @@ async fn resource_response(
 async fn create(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    TenantAuth(tenant): TenantAuth,
+    Caller { tenant, context }: Caller,
     params: QueryParams,
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
-    let record = state.resources.create(&tenant, kind, &body).await?;
+    let record = state
+        .resources
+        .create(&tenant, &context, kind, &body)
+        .await?;
     let location = format!(
         "{}/{}/{}",
         state.tenant_url(tenant.name()),
@@ -164,7 +171,7 @@ async fn list_response(
 async fn replace(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    TenantAuth(tenant): TenantAuth,
+    Caller { tenant, context }: Caller,
     ResourceId(id): ResourceId,
     params: QueryParams,
     pre: Preconditions,
@@ -173,7 +180,7 @@ async fn replace(
     let expected = EntityTag::expected_version(pre.if_match);
     let record = state
         .resources
-        .replace(&tenant, kind, &id, &body, expected)
+        .replace(&tenant, &context, kind, &id, &body, expected)
         .await?;
     resource_response(
         &state,
@@ -189,20 +196,17 @@ async fn replace(
 async fn patch(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    TenantAuth(tenant): TenantAuth,
+    Caller { tenant, context }: Caller,
     ResourceId(id): ResourceId,
     params: QueryParams,
     pre: Preconditions,
-    RawBody(raw): RawBody,
+    ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
     let expected = EntityTag::expected_version(pre.if_match);
-    let record = patch_keeping_refusals(&state, &tenant, kind, &id, &raw, async |body| {
-        state
-            .resources
-            .patch(&tenant, kind, &id, body, expected)
-            .await
-    })
-    .await?;
+    let record = state
+        .resources
+        .patch(&tenant, &context, kind, &id, &body, expected)
+        .await?;
     if !patch_returns_body(kind, &params) {
         return Ok(with_etag(no_content(), &etag(&record)));
     }
@@ -220,18 +224,14 @@ async fn patch(
 async fn remove(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    TenantAuth(tenant): TenantAuth,
+    Caller { tenant, context }: Caller,
     ResourceId(id): ResourceId,
     pre: Preconditions,
 ) -> ApiResult<Response> {
+    let expected = EntityTag::expected_version(pre.if_match);
     state
         .resources
-        .delete(
-            &tenant,
-            kind,
-            &id,
-            EntityTag::expected_version(pre.if_match),
-        )
+        .delete(&tenant, &context, kind, &id, expected)
         .await?;
     Ok(no_content())
 }

@@ -3,10 +3,10 @@
 //! differ (transaction start, JSON access, string functions) live in [`dialect::Dialect`].
 
 mod dialect;
+mod events_sql;
 mod filter_sql;
 mod listing_sql;
 mod membership_sql;
-mod rejections_sql;
 mod resources_sql;
 mod rows;
 mod sql_store;

@@ -36,6 +36,15 @@ fn member_row(row: &AnyRow) -> Result<MemberRow, StoreError> {
     Ok((id, kind))
 }
 
+/// What a membership change did: the member rows it touched (a clear and re-add of the same
+/// member counts both ways) and, net of that, which members were added and removed.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    pub rows_changed: u64,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
 /// The users among `rows`: the members whose `groups` attribute changed.
 pub(crate) fn users_among(rows: impl IntoIterator<Item = MemberRow>) -> Vec<String> {
     rows.into_iter()
@@ -47,8 +56,8 @@ pub(crate) fn users_among(rows: impl IntoIterator<Item = MemberRow>) -> Vec<Stri
 impl SqlStore {
     /// Applies a membership change inside `tx`: checks every named member exists, then clears,
     /// removes and adds. With `now`, every user whose `groups` this changes gets a new version
-    /// modified at `now`. Returns how many membership rows changed, or the client error that
-    /// must abort the transaction.
+    /// modified at `now`. Returns what changed, or the client error that must abort the
+    /// transaction.
     pub(crate) async fn apply_membership(
         &self,
         tx: &mut AnyConnection,
@@ -56,7 +65,7 @@ impl SqlStore {
         group_id: &str,
         change: &MembershipChange,
         now: Option<&str>,
-    ) -> Result<Result<u64, ScimError>, StoreError> {
+    ) -> Result<Result<Applied, ScimError>, StoreError> {
         let types = match self.member_types(tx, scope, &change.check).await? {
             Ok(types) => types,
             Err(rejected) => return Ok(Err(rejected)),
@@ -129,22 +138,30 @@ impl SqlStore {
                 added.push(member_row(row)?);
             }
         }
-        let changed = (removed.len() + added.len()) as u64;
+        let rows_changed = (removed.len() + added.len()) as u64;
+        // A member removed by a clear and added back has the groups it had.
+        let gone: HashSet<&String> = removed.iter().map(|(id, _)| id).collect();
+        let back: HashSet<&String> = added.iter().map(|(id, _)| id).collect();
+        let net_removed: Vec<MemberRow> = removed
+            .iter()
+            .filter(|(id, _)| !back.contains(id))
+            .cloned()
+            .collect();
+        let net_added: Vec<MemberRow> = added
+            .iter()
+            .filter(|(id, _)| !gone.contains(id))
+            .cloned()
+            .collect();
         if let Some(now) = now {
-            // A member removed by a clear and added back has the groups it had.
-            let gone: HashSet<&String> = removed.iter().map(|(id, _)| id).collect();
-            let back: HashSet<&String> = added.iter().map(|(id, _)| id).collect();
-            let mut touched = users_among(
-                removed
-                    .iter()
-                    .filter(|(id, _)| !back.contains(id))
-                    .chain(added.iter().filter(|(id, _)| !gone.contains(id)))
-                    .cloned(),
-            );
+            let mut touched = users_among(net_removed.iter().chain(&net_added).cloned());
             self.bump_versions(tx, scope, ResourceKind::User, &mut touched, now)
                 .await?;
         }
-        Ok(Ok(changed))
+        Ok(Ok(Applied {
+            rows_changed,
+            added: net_added.into_iter().map(|(id, _)| id).collect(),
+            removed: net_removed.into_iter().map(|(id, _)| id).collect(),
+        }))
     }
 
     async fn import_members_once(

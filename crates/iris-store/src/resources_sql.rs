@@ -4,9 +4,10 @@
 
 use async_trait::async_trait;
 use iris_core::StoreError;
+use iris_core::provisioning::{ProvisioningEvent, settle_members};
 use iris_core::store::{
-    Change, Imported, Inserted, ListPage, ListQuery, MembershipChange, Modified, Mutation,
-    ResourceRecord, ResourceStore, ResourceWrite, TenantScope,
+    Change, Describe, Imported, Inserted, ListPage, ListQuery, MembershipChange, Modified,
+    Mutation, ResourceRecord, ResourceStore, ResourceWrite, TenantScope,
 };
 use iris_scim::patch::MemberRef;
 use iris_scim::schema::ResourceKind;
@@ -159,6 +160,7 @@ impl SqlStore {
             Ok(None) => return Ok(Modified::Unchanged(current)),
             Ok(Some(change)) => change,
         };
+        let mut events = change.events.clone();
         let rows_changed = if change.members.is_empty() {
             0
         } else {
@@ -167,7 +169,10 @@ impl SqlStore {
                 .await?
             {
                 Err(rejected) => return Ok(Modified::Rejected(rejected)),
-                Ok(n) => n,
+                Ok(applied) => {
+                    settle_members(&mut events, applied.added, applied.removed);
+                    applied.rows_changed
+                }
             }
         };
         let version = match &change.write {
@@ -201,8 +206,32 @@ impl SqlStore {
                     .map_err(db_error)?
             }
         };
+        self.insert_events(&mut tx, scope, &events).await?;
         self.commit(tx).await?;
         Ok(updated(current, change, version))
+    }
+
+    /// The optimistic write: the document over `current` if the row is still at its version,
+    /// with the change's events, in one short transaction. `None` if another write got there
+    /// first (nothing written).
+    async fn write_document_only(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        current: &ResourceRecord,
+        write: &ResourceWrite,
+        events: &[ProvisioningEvent],
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some(version) = self
+            .update_at_version(&mut *tx, scope, kind, current, write)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.insert_events(&mut tx, scope, events).await?;
+        self.commit(tx).await?;
+        Ok(Some(version))
     }
 
     async fn insert_once(
@@ -211,19 +240,23 @@ impl SqlStore {
         kind: ResourceKind,
         write: &ResourceWrite,
         members: &[MemberRef],
+        events: &[ProvisioningEvent],
     ) -> Result<Inserted, StoreError> {
         let mut tx = self.begin_write().await?;
         self.insert_row(&mut tx, scope, kind, write, &write.now, 1)
             .await?;
+        let mut events = events.to_vec();
         if !members.is_empty() {
             let change = MembershipChange::exactly(members.to_vec(), false);
-            if let Err(rejected) = self
+            match self
                 .apply_membership(&mut tx, scope, &write.id, &change, Some(&write.now))
                 .await?
             {
-                return Ok(Inserted::Rejected(rejected));
+                Err(rejected) => return Ok(Inserted::Rejected(rejected)),
+                Ok(applied) => settle_members(&mut events, applied.added, applied.removed),
             }
         }
+        self.insert_events(&mut tx, scope, &events).await?;
         self.commit(tx).await?;
         Ok(Inserted::Created(ResourceRecord {
             id: write.id.clone(),
@@ -262,7 +295,8 @@ impl SqlStore {
         }
     }
 
-    /// Deletes the resource row (only at `expected_version`, when given): whether it was there.
+    /// Deletes the resource row (only at `expected_version`, when given): the record that was
+    /// there, if it was.
     async fn delete_row(
         &self,
         tx: &mut AnyConnection,
@@ -270,13 +304,14 @@ impl SqlStore {
         kind: ResourceKind,
         id: &str,
         expected_version: Option<i64>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<ResourceRecord>, StoreError> {
         let table = kind.table();
+        let returning = "RETURNING id, doc, created, last_modified, version";
         let sql = match expected_version {
-            Some(_) => {
-                format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2 AND version = $3")
-            }
-            None => format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2"),
+            Some(_) => format!(
+                "DELETE FROM {table} WHERE tenant_id = $1 AND id = $2 AND version = $3 {returning}"
+            ),
+            None => format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2 {returning}"),
         };
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(scope.tenant_id().to_owned())
@@ -284,8 +319,8 @@ impl SqlStore {
         if let Some(v) = expected_version {
             query = query.bind(v);
         }
-        let done = query.execute(&mut *tx).await.map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
+        let row = query.fetch_optional(&mut *tx).await.map_err(db_error)?;
+        row.as_ref().map(record_from_row).transpose()
     }
 
     /// One delete transaction: the resource, its side rows, its members (a group) and its
@@ -297,6 +332,7 @@ impl SqlStore {
         kind: ResourceKind,
         id: &str,
         expected_version: Option<i64>,
+        describe: Describe<'_>,
     ) -> Result<(), StoreError> {
         let now = iris_core::clock::now();
         let mut tx = self.begin_write().await?;
@@ -343,13 +379,13 @@ impl SqlStore {
         // The row before its memberships: on PostgreSQL that waits for any transaction that is
         // making this resource a member (it holds the row with FOR KEY SHARE), so the membership
         // rows deleted next include the ones it wrote.
-        if !self
+        let Some(deleted) = self
             .delete_row(&mut tx, scope, kind, id, expected_version)
             .await?
-        {
+        else {
             drop(tx);
             return Err(self.missing_or_stale(scope, kind, id).await);
-        }
+        };
         let rows = sqlx::query(
             "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2 RETURNING group_id",
         )
@@ -375,6 +411,8 @@ impl SqlStore {
         let mut users = users_among(former_members);
         self.bump_versions(&mut tx, scope, ResourceKind::User, &mut users, &now)
             .await?;
+        self.insert_events(&mut tx, scope, &describe(&deleted))
+            .await?;
         self.commit(tx).await
     }
 }
@@ -387,8 +425,9 @@ impl ResourceStore for SqlStore {
         kind: ResourceKind,
         write: &ResourceWrite,
         members: &[MemberRef],
+        events: &[ProvisioningEvent],
     ) -> Result<Inserted, StoreError> {
-        self.retrying(|| self.insert_once(scope, kind, write, members))
+        self.retrying(|| self.insert_once(scope, kind, write, members, events))
             .await
     }
 
@@ -449,10 +488,9 @@ impl ResourceStore for SqlStore {
                 break;
             };
             if let Some(version) = self
-                .update_at_version(&self.writer, scope, kind, &current, write)
+                .write_document_only(scope, kind, &current, write, &change.events)
                 .await?
             {
-                self.durable().await?;
                 return Ok(updated(current, change, version));
             }
         }
@@ -466,8 +504,9 @@ impl ResourceStore for SqlStore {
         kind: ResourceKind,
         id: &str,
         expected_version: Option<i64>,
+        describe: Describe<'_>,
     ) -> Result<(), StoreError> {
-        self.retrying(|| self.delete_once(scope, kind, id, expected_version))
+        self.retrying(|| self.delete_once(scope, kind, id, expected_version, describe))
             .await
     }
 

@@ -85,7 +85,7 @@ impl TenantStore for SqlStore {
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for sql in [
-            "DELETE FROM rejected_requests WHERE tenant_id = $1",
+            "DELETE FROM provisioning_events WHERE tenant_id = $1",
             "DELETE FROM group_members WHERE tenant_id = $1",
             "DELETE FROM groups WHERE tenant_id = $1",
             "DELETE FROM user_values WHERE tenant_id = $1",

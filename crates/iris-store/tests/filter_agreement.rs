@@ -19,7 +19,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use iris_core::listing::{ListParams, PageLimits};
-use iris_core::{ResourceKind, ResourceService, Store, Tenant, TenantName, TenantService};
+use iris_core::{
+    RequestContext, ResourceKind, ResourceService, Store, Tenant, TenantName, TenantService,
+};
 use iris_scim::filter::{self, FilterLimits};
 use iris_scim::resource::{self, Document, Meta};
 use iris_scim::schema::user_type;
@@ -208,7 +210,12 @@ impl Fixture {
         );
         for body in bodies {
             users
-                .create(&tenant, ResourceKind::User, body)
+                .create(
+                    &tenant,
+                    &RequestContext::command("test"),
+                    ResourceKind::User,
+                    body,
+                )
                 .await
                 .unwrap_or_else(|e| panic!("cannot create user {body}: {e:?}"));
         }

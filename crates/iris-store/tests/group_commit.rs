@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use iris_core::listing::PageLimits;
-use iris_core::{ResourceKind, ResourceService, TenantName, TenantService};
+use iris_core::{RequestContext, ResourceKind, ResourceService, TenantName, TenantService};
 use iris_scim::filter::FilterLimits;
 use iris_store::{PoolConfig, SqlStore};
 use serde_json::json;
@@ -42,7 +42,7 @@ async fn concurrent_writes_share_flushes_and_all_survive_a_reopen() {
         let tenant = tenant.clone();
         tasks.push(tokio::spawn(async move {
             users
-                .create(&tenant, ResourceKind::User, &json!({"userName": format!("u{n}@example.com"),
+                .create(&tenant, &RequestContext::command("test"), ResourceKind::User, &json!({"userName": format!("u{n}@example.com"),
                                           "emails": [{"type": "work", "value": format!("u{n}@work.example")}]}))
                 .await
                 .unwrap()

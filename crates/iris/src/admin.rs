@@ -6,7 +6,8 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use iris_core::rejections::{RejectedRequest, RejectionLog};
+use iris_core::ProvisioningLog;
+use iris_core::provisioning::{EventQuery, ProvisioningEvent, StatusFilter};
 use iris_core::tenants::TokenInfo;
 use iris_core::transfer::{Line, TransferService};
 use iris_core::{CoreError, IssuedToken, Tenant, TenantName, TenantService};
@@ -23,12 +24,12 @@ fn core_error(e: CoreError) -> anyhow::Error {
     }
 }
 
-async fn service(config: &Config) -> anyhow::Result<(TenantService, RejectionLog, String)> {
+async fn service(config: &Config) -> anyhow::Result<(TenantService, ProvisioningLog, String)> {
     let store = open_store(config).await?;
     let public_url = config.public_url_for(config.listen_addr()?);
     Ok((
         TenantService::new(store.clone()),
-        RejectionLog::new(store),
+        ProvisioningLog::new(store),
         public_url,
     ))
 }
@@ -58,7 +59,7 @@ fn print_credentials(
     );
 }
 
-fn print_rejected(recent: &[RejectedRequest], json: bool) -> anyhow::Result<()> {
+fn print_rejected(recent: &[ProvisioningEvent], json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if recent.is_empty() && !json {
         writeln!(out, "no refused requests recorded")?;
@@ -71,7 +72,13 @@ fn print_rejected(recent: &[RejectedRequest], json: bool) -> anyhow::Result<()> 
             writeln!(
                 out,
                 "{}  {} {}/{}  {} {scim_type}: {}\n  {}",
-                r.received_at, r.method, r.resource_type, r.resource_id, r.status, r.detail, r.body
+                r.at,
+                r.method,
+                r.resource_type.name(),
+                r.resource_id,
+                r.status,
+                r.detail.as_deref().unwrap_or_default(),
+                r.body.as_deref().unwrap_or_default()
             )?;
         }
     }
@@ -123,8 +130,14 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<(
         }
         TenantCommand::Rejected { name, limit, json } => {
             let tenant = tenants.find(&name).await.map_err(core_error)?;
+            let query = EventQuery {
+                status: Some(StatusFilter::Failure),
+                newest_first: true,
+                limit,
+                ..EventQuery::default()
+            };
             let recent = rejections
-                .recent(&tenant, limit)
+                .events(&tenant, &query)
                 .await
                 .map_err(core_error)?;
             print_rejected(&recent, json)?;

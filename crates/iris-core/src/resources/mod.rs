@@ -18,6 +18,9 @@ use serde_json::Value;
 use crate::clock;
 use crate::error::{CoreError, CoreResult, StoreError};
 use crate::listing::{ListParams, ListResult, PageLimits, PreparedList};
+use crate::provisioning::{
+    self, MembersDelta, Operation, ProvisioningEvent, RequestContext, identity_of,
+};
 use crate::store::{
     Change, DirectGroup, Inserted, Member, MembershipChange, Modified, Mutation, ResourceRecord,
     Store,
@@ -59,10 +62,11 @@ impl ResourceService {
     }
 
     /// POST: the resource and, for a group, its initial members (checked in the same
-    /// transaction).
+    /// transaction), with their events.
     pub async fn create(
         &self,
         tenant: &Tenant,
+        context: &RequestContext,
         kind: ResourceKind,
         body: &Value,
     ) -> CoreResult<ResourceRecord> {
@@ -70,9 +74,27 @@ impl ResourceService {
         let members = members.unwrap_or_default();
         let write = resource_write(kind, uuid::Uuid::now_v7().to_string(), doc, clock::now())?;
         membership::check_not_self(&write.id, &members)?;
+        let identity = identity_of(kind, &write.doc);
+        let mut created =
+            ProvisioningEvent::new(context, Operation::Create, kind, &write.id, &identity)
+                .with_status(201);
+        created.changes = provisioning::created(&write.doc);
+        let mut events = vec![created];
+        if !members.is_empty() {
+            let mut added = ProvisioningEvent::new(
+                context,
+                Operation::MembersAdded,
+                kind,
+                &write.id,
+                &identity,
+            )
+            .with_status(201);
+            added.members = Some(MembersDelta::default());
+            events.push(added);
+        }
         match self
             .store
-            .insert(tenant.scope(), kind, &write, &members)
+            .insert(tenant.scope(), kind, &write, &members, &events)
             .await
         {
             Ok(Inserted::Created(record)) => Ok(record),
@@ -122,6 +144,7 @@ impl ResourceService {
     pub async fn replace(
         &self,
         tenant: &Tenant,
+        context: &RequestContext,
         kind: ResourceKind,
         id: &str,
         body: &Value,
@@ -141,10 +164,20 @@ impl ResourceService {
         };
         let mutate = move |current: &ResourceRecord| {
             check_precondition(current, expected)?;
+            let events = provisioning::modification(
+                context,
+                kind,
+                id,
+                &current.doc,
+                Some(&write.doc),
+                !members.is_empty(),
+                &[],
+            );
             Ok(Some(Change {
                 write: Some(shadow::over_current(current, write.clone())),
                 members: members.clone(),
                 now: now.clone(),
+                events,
             }))
         };
         self.modify(tenant, kind, id, &mutate, &unique).await
@@ -156,6 +189,7 @@ impl ResourceService {
     pub async fn patch(
         &self,
         tenant: &Tenant,
+        context: &RequestContext,
         kind: ResourceKind,
         id: &str,
         body: &Value,
@@ -177,10 +211,20 @@ impl ResourceService {
             if write.is_none() && members.is_empty() {
                 return Ok(None);
             }
+            let events = provisioning::modification(
+                context,
+                kind,
+                &current.id,
+                &current.doc,
+                write.as_ref().map(|w| &w.doc),
+                !members.is_empty(),
+                &[],
+            );
             Ok(Some(Change {
                 write,
                 members,
                 now,
+                events,
             }))
         };
         self.modify(tenant, kind, id, &mutate, "").await
@@ -207,12 +251,24 @@ impl ResourceService {
     pub async fn delete(
         &self,
         tenant: &Tenant,
+        context: &RequestContext,
         kind: ResourceKind,
         id: &str,
         expected: ExpectedVersion,
     ) -> CoreResult<()> {
         check_id(kind, id)?;
-        match self.store.delete(tenant.scope(), kind, id, expected).await {
+        let describe = |deleted: &ResourceRecord| {
+            let identity = identity_of(kind, &deleted.doc);
+            vec![
+                ProvisioningEvent::new(context, Operation::Delete, kind, &deleted.id, &identity)
+                    .with_status(204),
+            ]
+        };
+        match self
+            .store
+            .delete(tenant.scope(), kind, id, expected, &describe)
+            .await
+        {
             Err(StoreError::NotFound) => Err(not_found(kind, id)),
             other => Ok(other?),
         }

@@ -1,6 +1,6 @@
 //! The storage seam, split by concern: tenants and tokens ([`TenantStore`]), resources of every
 //! kind ([`ResourceStore`]), group memberships ([`MembershipStore`]) and the per-tenant records
-//! ([`RecordStore`]). Both backends (SQLite, PostgreSQL) implement all of them as one [`Store`];
+//! ([`RecordStore`], the provisioning log). Both backends (SQLite, PostgreSQL) implement all of them as one [`Store`];
 //! everything above it is backend-agnostic.
 //!
 //! Every method that touches a tenant's data takes its [`TenantScope`], which only this crate
@@ -18,8 +18,8 @@ pub use membership::{DirectGroup, Member, MembershipChange, MembershipStore};
 pub use pages::{ListPage, ListQuery, PageStart, SortKey, SortOrder};
 pub use records::RecordStore;
 pub use resources::{
-    Change, Imported, Inserted, Modified, MultiValue, Mutation, ResourceRecord, ResourceStore,
-    ResourceWrite, Shadow,
+    Change, Describe, Imported, Inserted, Modified, MultiValue, Mutation, ResourceRecord,
+    ResourceStore, ResourceWrite, Shadow,
 };
 pub use tenancy::{TenantId, TenantRow, TenantScope, TenantStore, TokenRow};
 

@@ -1,25 +1,34 @@
-//! What Iris keeps about requests, per tenant: today the refused requests.
+//! What Iris keeps about requests, per tenant: the provisioning log.
 
 use async_trait::async_trait;
 
 use super::TenantScope;
 use crate::error::StoreError;
-use crate::rejections::RejectedRequest;
+use crate::provisioning::{EventQuery, ProvisioningEvent};
 
 #[async_trait]
 pub trait RecordStore: Send + Sync {
-    /// Records a refused request and keeps only the newest `keep` of the tenant.
-    async fn insert_rejected_request(
+    /// Records events that change nothing else (refused requests), in a transaction of their
+    /// own. Events of a change are written by the change's own transaction instead.
+    async fn record_events(
         &self,
         scope: &TenantScope,
-        request: &RejectedRequest,
-        keep: u32,
+        events: &[ProvisioningEvent],
     ) -> Result<(), StoreError>;
 
-    /// The newest `limit` refused requests of a tenant, newest first.
-    async fn rejected_requests(
+    /// A page of the tenant's provisioning log.
+    async fn events(
         &self,
         scope: &TenantScope,
-        limit: u32,
-    ) -> Result<Vec<RejectedRequest>, StoreError>;
+        query: &EventQuery,
+    ) -> Result<Vec<ProvisioningEvent>, StoreError>;
+
+    /// Deletes up to `batch` of the tenant's events with ids below `before_id` (oldest first), in
+    /// one short transaction; how many went.
+    async fn purge_events(
+        &self,
+        scope: &TenantScope,
+        before_id: &str,
+        batch: u32,
+    ) -> Result<u64, StoreError>;
 }

@@ -14,6 +14,7 @@ use super::TenantScope;
 use super::membership::MembershipChange;
 use super::pages::{ListPage, ListQuery};
 use crate::error::StoreError;
+use crate::provisioning::ProvisioningEvent;
 
 /// A stored resource: its document plus the metadata Iris maintains.
 #[derive(Debug, Clone)]
@@ -68,13 +69,17 @@ pub struct ResourceWrite {
     pub rewrite_values: bool,
 }
 
-/// What a modification changes: the document (when it changed) and the membership.
+/// What a modification changes: the document (when it changed) and the membership, and what
+/// the provisioning log records about it (in the same transaction).
 #[derive(Debug, Clone)]
 pub struct Change {
     pub write: Option<ResourceWrite>,
     pub members: MembershipChange,
     /// The modification time to record if anything changes.
     pub now: String,
+    /// The events to record; a pending membership event is completed with the member rows that
+    /// actually changed ([`crate::provisioning::settle_members`]).
+    pub events: Vec<ProvisioningEvent>,
 }
 
 impl Change {
@@ -90,6 +95,9 @@ impl Change {
 /// than once (when another write got there first), always with the record it applies to.
 pub type Mutation<'a> =
     &'a (dyn Fn(&ResourceRecord) -> Result<Option<Change>, ScimError> + Send + Sync);
+
+/// The events of a deletion, from the record that was deleted.
+pub type Describe<'a> = &'a (dyn Fn(&ResourceRecord) -> Vec<ProvisioningEvent> + Send + Sync);
 
 /// The outcome of [`ResourceStore::modify`].
 #[derive(Debug)]
@@ -117,15 +125,16 @@ pub struct Imported {
 
 #[async_trait]
 pub trait ResourceStore: Send + Sync {
-    /// Inserts a resource and its initial members in one transaction. `Conflict` if its unique
-    /// name (a user's userName, a group's displayName) is taken in the tenant; `Rejected` if a
-    /// member names no user or group of the tenant (nothing written).
+    /// Inserts a resource, its initial members and its events in one transaction. `Conflict` if
+    /// its unique name (a user's userName, a group's displayName) is taken in the tenant;
+    /// `Rejected` if a member names no user or group of the tenant (nothing written).
     async fn insert(
         &self,
         scope: &TenantScope,
         kind: ResourceKind,
         write: &ResourceWrite,
         members: &[MemberRef],
+        events: &[ProvisioningEvent],
     ) -> Result<Inserted, StoreError>;
 
     /// Inserts exported resources in one transaction, keeping their ids, creation times and
@@ -162,14 +171,16 @@ pub trait ResourceStore: Send + Sync {
 
     /// Deletes a resource with its side rows and its memberships (both as a member and, for a
     /// group, its members), in one transaction, moving the version of every resource whose
-    /// `members` or `groups` that changes. `NotFound` if absent, `VersionMismatch` if
-    /// `expected_version` is given and stale.
+    /// `members` or `groups` that changes, and records the events `describe` gives for the
+    /// deleted record. `NotFound` if absent, `VersionMismatch` if `expected_version` is given
+    /// and stale.
     async fn delete(
         &self,
         scope: &TenantScope,
         kind: ResourceKind,
         id: &str,
         expected_version: Option<i64>,
+        describe: Describe<'_>,
     ) -> Result<(), StoreError>;
 
     /// One page of a filtered, sorted list, with the size of the whole result.

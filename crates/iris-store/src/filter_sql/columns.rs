@@ -136,4 +136,3 @@ pub fn sort_expression(backend: Backend, target: ResourceKind, attr: &ResolvedAt
     let doc = format!("{}.search_doc", target.alias());
     format!("{}{collate}", backend.json_text(&doc, &refs))
 }
-

@@ -5,12 +5,7 @@ use iris_scim::schema::{ResourceType, group_type, user_type};
 
 use super::*;
 
-fn compile(
-    backend: Backend,
-    target: ResourceKind,
-    rt: &'static ResourceType,
-    f: &str,
-) -> String {
+fn compile(backend: Backend, target: ResourceKind, rt: &'static ResourceType, f: &str) -> String {
     let parsed = parse_filter(f, &FilterLimits::default()).unwrap();
     let resolved = resolve(&parsed, rt).unwrap();
     Compiler::new(backend, target, 2).condition(&resolved)

@@ -1,105 +1,67 @@
-//! The record of refused PATCH requests: for each, the body exactly as the client sent it (with
-//! passwords redacted), the answer Iris gave, and when. An identity provider's dialect is learnt
-//! from these: an operator lists them with `iris tenant rejected NAME` instead of asking the
-//! customer to capture traffic. The provisioning log builds on this record.
-
-use std::sync::Arc;
+//! Refused requests in the provisioning log: for each, the body exactly as the client sent it
+//! (with passwords redacted), the answer Iris gave, and when. An identity provider's dialect is
+//! learnt from these: an operator reads them with `iris log NAME --status failure` instead of
+//! asking the customer to capture traffic.
 
 use iris_scim::ScimError;
-use serde::Serialize;
+use iris_scim::schema::ResourceKind;
 use serde_json::Value;
 
-use crate::clock;
-use crate::error::CoreResult;
-use crate::store::Store;
-use crate::tenants::Tenant;
-
-/// Refused requests kept per tenant; older ones are dropped as new ones arrive.
-pub const KEPT_PER_TENANT: u32 = 1000;
+use super::context::RequestContext;
+use super::events::{Operation, ProvisioningEvent};
 
 /// Longest body kept, in bytes; the rest is cut off (and the cut is noted).
 pub const MAX_RECORDED_BODY: usize = 64 * 1024;
 
-/// One refused request as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RejectedRequest {
-    /// Time-ordered (UUIDv7).
-    pub id: String,
-    pub received_at: String,
-    pub method: String,
-    pub resource_type: String,
-    pub resource_id: String,
-    pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scim_type: Option<String>,
-    pub detail: String,
-    /// The request body as received, passwords redacted, at most [`MAX_RECORDED_BODY`] bytes.
-    pub body: String,
-}
-
 /// What was refused: the request line, in SCIM terms.
 #[derive(Debug, Clone, Copy)]
 pub struct RefusedRequest<'a> {
-    pub method: &'a str,
-    pub resource_type: &'a str,
+    pub kind: ResourceKind,
+    /// The `{id}` of the path, empty for requests to the collection.
     pub resource_id: &'a str,
     pub body: &'a [u8],
 }
 
-#[derive(Clone)]
-pub struct RejectionLog {
-    store: Arc<dyn Store>,
+/// The event of a refused request: what it attempted, the answer, and its body as sent.
+pub fn refused_event(
+    context: &RequestContext,
+    request: RefusedRequest<'_>,
+    error: &ScimError,
+) -> ProvisioningEvent {
+    let operation = Operation::attempted_by(&context.method);
+    let identity = identity_in_body(request.kind, request.body);
+    let mut event = ProvisioningEvent::new(
+        context,
+        operation,
+        request.kind,
+        request.resource_id,
+        &identity,
+    )
+    .with_status(error.status);
+    event.scim_type = error.scim_type.map(|t| t.as_str().to_owned());
+    event.detail = Some(error.detail.clone());
+    event.body = (!request.body.is_empty()).then(|| recorded_body(request.body));
+    event
 }
 
-impl RejectionLog {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
-    }
-
-    /// Records a refused request. Recording is best effort: the client's answer does not depend
-    /// on it, so a failure here is logged, never returned.
-    pub async fn record(&self, tenant: &Tenant, request: RefusedRequest<'_>, error: &ScimError) {
-        let tenant_name = tenant.name();
-        let body = recorded_body(request.body);
-        tracing::warn!(
-            tenant = tenant_name,
-            method = request.method,
-            resource = request.resource_type,
-            id = request.resource_id,
-            status = error.status,
-            detail = %error.detail,
-            %body,
-            "request refused"
-        );
-        let entry = RejectedRequest {
-            id: uuid::Uuid::now_v7().to_string(),
-            received_at: clock::now(),
-            method: request.method.to_owned(),
-            resource_type: request.resource_type.to_owned(),
-            resource_id: request.resource_id.to_owned(),
-            status: error.status,
-            scim_type: error.scim_type.map(|t| t.as_str().to_owned()),
-            detail: error.detail.clone(),
-            body,
-        };
-        if let Err(e) = self
-            .store
-            .insert_rejected_request(tenant.scope(), &entry, KEPT_PER_TENANT)
-            .await
-        {
-            tracing::error!(tenant = tenant_name, error = %e, "could not record a refused request");
-        }
-    }
-
-    /// The most recent refused requests of a tenant, newest first.
-    pub async fn recent(&self, tenant: &Tenant, limit: u32) -> CoreResult<Vec<RejectedRequest>> {
-        Ok(self.store.rejected_requests(tenant.scope(), limit).await?)
-    }
+/// The `userName` or `displayName` a POST or PUT body names, so a refused create shows in that
+/// resource's history.
+fn identity_in_body(kind: ResourceKind, body: &[u8]) -> String {
+    let attribute = crate::resources::unique_attribute(kind);
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(attribute))
+                .and_then(|(_, v)| v.as_str().map(str::to_owned))
+        })
+        .unwrap_or_default()
 }
 
 /// The body to keep: JSON with its passwords redacted (re-serialised compactly), or the raw text
 /// when it is not JSON, unless that text mentions a password at all.
-fn recorded_body(raw: &[u8]) -> String {
+pub(crate) fn recorded_body(raw: &[u8]) -> String {
     let text = match serde_json::from_slice::<Value>(raw) {
         Ok(json) => redact_passwords(&json).to_string(),
         Err(_) => {

@@ -1,0 +1,93 @@
+//! The provisioning log: what every request changed (or why it was refused), per tenant, written
+//! in the same transaction as the change; and reading it back.
+
+mod context;
+mod events;
+mod query;
+mod refusals;
+
+use std::sync::Arc;
+
+pub use context::{Client, MAX_REQUEST_ID, RequestContext, is_well_formed_request_id};
+pub use events::{
+    AttributeChange, MembersDelta, Operation, ProvisioningEvent, created, diff, identity_of,
+    modification, settle_members,
+};
+pub use query::{EventQuery, StatusFilter, id_bound};
+pub use refusals::{MAX_RECORDED_BODY, RefusedRequest, redact_passwords, refused_event};
+
+use iris_scim::ScimError;
+
+use crate::error::CoreResult;
+use crate::store::Store;
+use crate::tenants::Tenant;
+
+/// Events deleted per retention transaction: small enough that writers never wait long.
+pub const PURGE_BATCH: u32 = 1000;
+
+#[derive(Clone)]
+pub struct ProvisioningLog {
+    store: Arc<dyn Store>,
+}
+
+impl ProvisioningLog {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Records a refused request. Recording is best effort: the client's answer does not depend
+    /// on it, so a failure here is logged, never returned.
+    pub async fn record_refused(
+        &self,
+        tenant: &Tenant,
+        context: &RequestContext,
+        request: RefusedRequest<'_>,
+        error: &ScimError,
+    ) {
+        let event = refused_event(context, request, error);
+        tracing::warn!(
+            tenant = tenant.name(),
+            method = %context.method,
+            resource = request.kind.name(),
+            id = request.resource_id,
+            status = error.status,
+            detail = %error.detail,
+            body = event.body.as_deref().unwrap_or_default(),
+            "request refused"
+        );
+        if let Err(e) = self
+            .store
+            .record_events(tenant.scope(), std::slice::from_ref(&event))
+            .await
+        {
+            tracing::error!(tenant = tenant.name(), error = %e, "could not record a refused request");
+        }
+    }
+
+    /// A page of a tenant's log.
+    pub async fn events(
+        &self,
+        tenant: &Tenant,
+        query: &EventQuery,
+    ) -> CoreResult<Vec<ProvisioningEvent>> {
+        Ok(self.store.events(tenant.scope(), query).await?)
+    }
+
+    /// Deletes the tenant's events older than `before` in batches of [`PURGE_BATCH`], each its
+    /// own short transaction so writers never wait behind a purge; how many went.
+    pub async fn purge(&self, tenant: &Tenant, before: time::OffsetDateTime) -> CoreResult<u64> {
+        let bound = id_bound(before);
+        let mut purged = 0;
+        loop {
+            let n = self
+                .store
+                .purge_events(tenant.scope(), &bound, PURGE_BATCH)
+                .await?;
+            purged += n;
+            if n < u64::from(PURGE_BATCH) {
+                return Ok(purged);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
