@@ -7,7 +7,7 @@ use iris_scim::ScimError;
 
 use crate::clock;
 use crate::error::{CoreError, CoreResult, StoreError};
-use crate::store::{Store, TenantId, TenantRow, TenantScope, TokenRow};
+use crate::store::{DEFAULT_LOG_RETENTION_DAYS, Store, TenantId, TenantRow, TenantScope, TokenRow};
 use crate::tokens::{self, IssuedToken, TokenId};
 
 /// A tenant name as it appears in the Tenant URL: 1–63 of `a-z 0-9 -`, not starting or ending
@@ -45,6 +45,7 @@ pub struct Tenant {
     name: String,
     created: String,
     disabled_at: Option<String>,
+    log_retention_days: u32,
 }
 
 impl Tenant {
@@ -54,6 +55,7 @@ impl Tenant {
             name: row.name,
             created: row.created,
             disabled_at: row.disabled_at,
+            log_retention_days: row.log_retention_days,
         }
     }
 
@@ -76,6 +78,11 @@ impl Tenant {
 
     pub fn disabled_at(&self) -> Option<&str> {
         self.disabled_at.as_deref()
+    }
+
+    /// Days its provisioning events are kept.
+    pub fn log_retention_days(&self) -> u32 {
+        self.log_retention_days
     }
 }
 
@@ -113,6 +120,7 @@ impl TenantService {
             name: name.as_str().to_owned(),
             created: clock::now(),
             disabled_at: None,
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
         };
         self.store.insert_tenant(&row).await.map_err(|e| match e {
             StoreError::Conflict => CoreError::Scim(ScimError::uniqueness(format!(
@@ -151,6 +159,19 @@ impl TenantService {
         self.store
             .set_tenant_disabled(tenant.id(), at.as_deref())
             .await?;
+        self.find(name).await
+    }
+
+    /// Sets how many days the tenant's provisioning events are kept (1 to 3,650).
+    pub async fn set_log_retention(&self, name: &str, days: u32) -> CoreResult<Tenant> {
+        if !(1..=3650).contains(&days) {
+            return Err(ScimError::invalid_value(format!(
+                "retention must be 1 to 3650 days, not {days}"
+            ))
+            .into());
+        }
+        let tenant = self.find(name).await?;
+        self.store.set_log_retention(tenant.id(), days).await?;
         self.find(name).await
     }
 

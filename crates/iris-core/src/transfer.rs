@@ -52,6 +52,9 @@ pub enum Line {
         name: String,
         created: String,
         disabled_at: Option<String>,
+        /// Added after the first release; an older export keeps the default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_retention_days: Option<u32>,
     },
     Token {
         id: String,
@@ -122,6 +125,7 @@ impl TransferService {
             name: row.name.clone(),
             created: row.created.clone(),
             disabled_at: row.disabled_at.clone(),
+            log_retention_days: Some(row.log_retention_days),
         })
         .map_err(write_failed)?;
         for t in self.store.tokens(&row.id).await? {
@@ -232,6 +236,7 @@ impl TransferService {
             name,
             created,
             disabled_at,
+            log_retention_days,
         }) = lines.next().transpose()?
         else {
             return Err(ScimError::invalid_syntax("the export has no tenant line").into());
@@ -241,6 +246,8 @@ impl TransferService {
             name: name.clone(),
             created,
             disabled_at,
+            log_retention_days: log_retention_days
+                .unwrap_or(crate::store::DEFAULT_LOG_RETENTION_DAYS),
         };
         self.store.insert_tenant(&row).await.map_err(|e| match e {
             StoreError::Conflict => CoreError::Scim(ScimError::uniqueness(format!(

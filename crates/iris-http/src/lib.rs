@@ -20,6 +20,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use iris_core::provisioning::ActivityTracker;
 use iris_core::{ProvisioningLog, ResourceKind, ResourceService, Store, TenantService};
 use iris_scim::ScimError;
 use tower::ServiceExt;
@@ -42,6 +43,8 @@ pub struct HttpConfig {
     pub public_url: String,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How requests are grouped into provisioning cycles.
+    pub cycles: iris_core::provisioning::CycleSettings,
 }
 
 /// Shared state of all handlers.
@@ -51,6 +54,8 @@ pub struct AppState {
     pub tenants: TenantService,
     pub resources: ResourceService,
     pub log: ProvisioningLog,
+    /// Requests counted into provisioning cycles (flushed by `iris serve`).
+    pub activity: ActivityTracker,
     pub config: Arc<HttpConfig>,
     token_touches: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -60,6 +65,7 @@ impl AppState {
         Self {
             tenants: TenantService::new(store.clone()),
             log: ProvisioningLog::new(store.clone()),
+            activity: ActivityTracker::new(store.clone(), config.cycles),
             resources,
             store,
             config: Arc::new(config),

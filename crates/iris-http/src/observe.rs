@@ -11,7 +11,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use iris_core::provisioning::{Client, RefusedRequest, RequestContext, is_well_formed_request_id};
+use iris_core::provisioning::{
+    Client, RefusedRequest, RequestContext, RequestKind, is_well_formed_request_id,
+};
 use iris_core::{ResourceKind, Tenant};
 use iris_scim::ScimError;
 use tracing::Instrument;
@@ -123,10 +125,11 @@ impl AuthenticatedTenant {
     }
 }
 
-/// For a resource endpoint of `kind`: keeps the body as sent, and when the request is refused
-/// (4xx) after its tenant was authenticated, records the refusal in the provisioning log. A
-/// request refused before that (a bad token) is only counted: nothing of it is stored.
-pub(crate) async fn keep_refusals(
+/// For a resource endpoint of `kind`: counts the request into its tenant's provisioning cycle,
+/// keeps the body as sent, and when the request is refused (4xx) after its tenant was
+/// authenticated, records the refusal in the provisioning log. A request refused before that (a
+/// bad token) is only counted: nothing of it is stored.
+pub(crate) async fn record_request(
     State((state, kind)): State<(AppState, ResourceKind)>,
     req: Request,
     next: Next,
@@ -144,10 +147,31 @@ pub(crate) async fn keep_refusals(
     let tenant = AuthenticatedTenant::default();
     parts.extensions.insert(tenant.clone());
     let context = parts.extensions.get::<RequestContext>().cloned();
-    let resource_id = resource_id_of(parts.uri.path(), kind);
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.path().to_owned(), |u| u.path().to_owned());
+    let resource_id = resource_id_of(&path, kind);
+    let is_read = parts.method == axum::http::Method::GET;
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes.clone())))
         .await;
+    let status = response.status();
+    let request_kind = if status == axum::http::StatusCode::UNAUTHORIZED {
+        RequestKind::Unauthorized
+    } else if let Some(kind) = response.extensions().get::<RequestKind>() {
+        *kind
+    } else if is_read {
+        RequestKind::Query
+    } else {
+        RequestKind::Write
+    };
+    if let Some(name) = crate::extract::tenant_segment(&path) {
+        let failed = status.is_client_error() || status.is_server_error();
+        state
+            .activity
+            .note(name, tenant.0.get(), request_kind, failed);
+    }
     if response.status().is_client_error()
         && let (Some(tenant), Some(context), Some(error)) = (
             tenant.0.get(),

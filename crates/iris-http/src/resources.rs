@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use iris_core::listing::ListParams;
+use iris_core::provisioning::{RequestKind, is_probe};
 use iris_core::{ResourceKind, Tenant};
 use iris_scim::projection::Projection;
 
@@ -14,7 +15,7 @@ use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{EntityTag, Preconditions, QueryParams, ResourceId, ScimBody, TenantAuth};
 use crate::listing::{SearchRequest, list_head, list_params, projection};
-use crate::observe::{Caller, keep_refusals};
+use crate::observe::{Caller, record_request};
 use crate::render::{ResourceBody, etag};
 use crate::response::{no_content, with_etag, with_location};
 
@@ -31,7 +32,7 @@ pub fn routes(kind: ResourceKind, state: AppState) -> Router<AppState> {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             (state, kind),
-            keep_refusals,
+            record_request,
         ))
         .layer(Extension(kind))
 }
@@ -165,7 +166,15 @@ async fn list_response(
     body.list_page(kind, &result.page.records, memberships, projection)
         .await?;
     body.close_list();
-    Ok(body.into_response(StatusCode::OK, None))
+    let mut response = body.into_response(StatusCode::OK, None);
+    // For the provisioning cycles: Entra tests a connection with a lookup on a random GUID.
+    let probe = is_probe(params.filter.as_deref(), result.page.total);
+    response.extensions_mut().insert(if probe {
+        RequestKind::Probe
+    } else {
+        RequestKind::Query
+    });
+    Ok(response)
 }
 
 async fn replace(

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use iris_core::StoreError;
-use iris_core::provisioning::{EventQuery, ProvisioningEvent};
+use iris_core::provisioning::{
+    ActivitySegment, Cycle, CycleSettings, EventQuery, ProvisioningEvent,
+};
 use iris_core::store::{RecordStore, TenantScope};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -213,5 +215,24 @@ impl RecordStore for SqlStore {
             Ok(done.rows_affected())
         })
         .await
+    }
+
+    async fn record_activity(
+        &self,
+        scope: &TenantScope,
+        segments: &[ActivitySegment],
+        settings: &CycleSettings,
+    ) -> Result<(), StoreError> {
+        self.retrying(|| self.record_activity_once(scope, segments, settings))
+            .await
+    }
+
+    async fn cycles(
+        &self,
+        scope: &TenantScope,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Cycle>, StoreError> {
+        self.cycle_page(scope, before, limit).await
     }
 }

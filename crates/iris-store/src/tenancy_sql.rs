@@ -15,6 +15,7 @@ fn tenant_from_row(row: &AnyRow, prefix: &str) -> Result<TenantRow, sqlx::Error>
         name: row.try_get(format!("{prefix}name").as_str())?,
         created: row.try_get(format!("{prefix}created").as_str())?,
         disabled_at: row.try_get(format!("{prefix}disabled_at").as_str())?,
+        log_retention_days: retention(row.try_get(format!("{prefix}log_retention_days").as_str())?),
     })
 }
 
@@ -30,35 +31,45 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRow, sqlx::Error> {
     })
 }
 
+fn retention(days: i64) -> u32 {
+    u32::try_from(days.max(1)).unwrap_or(u32::MAX)
+}
+
 const TOKEN_COLUMNS: &str = "id, tenant_id, label, secret_hash, created, last_used, revoked_at";
 
 #[async_trait]
 impl TenantStore for SqlStore {
     async fn insert_tenant(&self, tenant: &TenantRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO tenants (id, name, created, disabled_at) VALUES ($1, $2, $3, $4)")
-            .bind(tenant.id.as_str().to_owned())
-            .bind(tenant.name.clone())
-            .bind(tenant.created.clone())
-            .bind(tenant.disabled_at.clone())
-            .execute(&self.writer)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO tenants (id, name, created, disabled_at, log_retention_days) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tenant.id.as_str().to_owned())
+        .bind(tenant.name.clone())
+        .bind(tenant.created.clone())
+        .bind(tenant.disabled_at.clone())
+        .bind(i64::from(tenant.log_retention_days))
+        .execute(&self.writer)
+        .await
+        .map_err(db_error)?;
         self.durable().await?;
         Ok(())
     }
 
     async fn tenants(&self) -> Result<Vec<TenantRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, created, disabled_at FROM tenants ORDER BY name")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_error)?;
+        let rows = sqlx::query(
+            "SELECT id, name, created, disabled_at, log_retention_days FROM tenants ORDER BY name",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
         rows.iter()
             .map(|r| tenant_from_row(r, "").map_err(db_error))
             .collect()
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRow>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created, disabled_at FROM tenants WHERE name = $1")
+        let row = sqlx::query("SELECT id, name, created, disabled_at, log_retention_days FROM tenants WHERE name = $1")
             .bind(name.to_owned())
             .fetch_optional(&self.reader)
             .await
@@ -80,6 +91,16 @@ impl TenantStore for SqlStore {
             .map_err(db_error)?;
         self.durable().await?;
         Ok(())
+    }
+
+    async fn set_log_retention(&self, tenant: &TenantId, days: u32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET log_retention_days = $2 WHERE id = $1")
+            .bind(tenant.as_str().to_owned())
+            .bind(i64::from(days))
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        self.durable().await
     }
 
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
@@ -154,7 +175,7 @@ impl TenantStore for SqlStore {
         let row = sqlx::query(
             "SELECT t.id, t.tenant_id, t.label, t.secret_hash, t.created, t.last_used, t.revoked_at, \
                     n.id AS tenant_id2, n.name AS tenant_name, n.created AS tenant_created, \
-                    n.disabled_at AS tenant_disabled_at \
+                    n.disabled_at AS tenant_disabled_at, n.log_retention_days AS tenant_log_retention_days \
              FROM tokens t JOIN tenants n ON n.id = t.tenant_id WHERE t.id = $1",
         )
         .bind(token_id.to_owned())
@@ -168,6 +189,9 @@ impl TenantStore for SqlStore {
             name: row.try_get("tenant_name").map_err(db_error)?,
             created: row.try_get("tenant_created").map_err(db_error)?,
             disabled_at: row.try_get("tenant_disabled_at").map_err(db_error)?,
+            log_retention_days: retention(
+                row.try_get("tenant_log_retention_days").map_err(db_error)?,
+            ),
         };
         Ok(Some((token, tenant)))
     }

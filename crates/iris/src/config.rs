@@ -20,6 +20,25 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub db_max_connections: u32,
     pub no_bootstrap: bool,
+    /// Quiet time, in seconds, that ends a provisioning cycle.
+    pub cycle_idle_seconds: u64,
+    /// The identity provider's schedule, in minutes (Entra: about 40); a tenant with no request
+    /// for two of them is silent.
+    pub cycle_interval_minutes: u64,
+    /// How often each process adds what it served to the tenants' cycles, in milliseconds.
+    pub activity_flush_ms: u64,
+    /// How often events past their tenant's retention are purged, in seconds.
+    pub log_purge_interval_seconds: u64,
+}
+
+impl Config {
+    /// How requests are grouped into cycles.
+    pub fn cycle_settings(&self) -> iris_core::provisioning::CycleSettings {
+        iris_core::provisioning::CycleSettings {
+            idle_gap: std::time::Duration::from_secs(self.cycle_idle_seconds),
+            interval: std::time::Duration::from_secs(self.cycle_interval_minutes * 60),
+        }
+    }
 }
 
 impl Default for Config {
@@ -32,6 +51,10 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             db_max_connections: 8,
             no_bootstrap: false,
+            cycle_idle_seconds: 300,
+            cycle_interval_minutes: 40,
+            activity_flush_ms: 2000,
+            log_purge_interval_seconds: 3600,
         }
     }
 }
@@ -96,6 +119,14 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             bail!("db_max_connections must be at least 1");
+        }
+        if self.cycle_idle_seconds == 0 || self.cycle_interval_minutes == 0 {
+            bail!("cycle_idle_seconds and cycle_interval_minutes must be at least 1");
+        }
+        if self.activity_flush_ms < 10 || self.log_purge_interval_seconds == 0 {
+            bail!(
+                "activity_flush_ms must be at least 10 and log_purge_interval_seconds at least 1"
+            );
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -44,8 +44,10 @@ pub async fn serve(
     let http = HttpConfig {
         public_url: public_url.clone(),
         max_body_bytes: config.max_body_bytes,
+        cycles: config.cycle_settings(),
     };
     let state = AppState::new(store.clone(), resources, http);
+    let background = Background::start(config, &state);
     tracing::info!(
         listen = %bound,
         public_url = %public_url,
@@ -58,8 +60,42 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .context("HTTP server failed")?;
+    background.stop().await;
     tracing::info!("iris stopped");
     Ok(())
+}
+
+/// The work `iris serve` does beside answering requests: adding the requests it served to the
+/// tenants' provisioning cycles, and purging events past their tenant's retention.
+struct Background {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    activity: iris_core::provisioning::ActivityTracker,
+}
+
+impl Background {
+    fn start(config: &Config, state: &AppState) -> Self {
+        let activity = state.activity.clone();
+        let flush_every = std::time::Duration::from_millis(config.activity_flush_ms);
+        let flusher = activity
+            .clone()
+            .run(flush_every, std::future::pending::<()>());
+        let purge_every = std::time::Duration::from_secs(config.log_purge_interval_seconds);
+        let retention = state.log.clone().run_retention(purge_every);
+        Self {
+            tasks: vec![tokio::spawn(flusher), tokio::spawn(retention)],
+            activity,
+        }
+    }
+
+    /// Stops the loops and records what is still pending.
+    async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(e) = self.activity.flush().await {
+            tracing::error!(error = %e, "flushing provisioning activity at shutdown failed");
+        }
+    }
 }
 
 /// On the very first start (no tenants at all), create tenant `default` and print its Tenant URL

@@ -2,19 +2,26 @@
 //! in the same transaction as the change; and reading it back.
 
 mod context;
+mod cycles;
 mod events;
 mod query;
 mod refusals;
+mod tracker;
 
 use std::sync::Arc;
 
 pub use context::{Client, MAX_REQUEST_ID, RequestContext, is_well_formed_request_id};
+pub use cycles::{
+    Cycle, CycleCounts, CycleKind, CycleSettings, FAILING_RATE, Health, RequestKind, classify,
+    health, human, is_probe,
+};
 pub use events::{
     AttributeChange, MembersDelta, Operation, ProvisioningEvent, created, diff, identity_of,
     modification, settle_members,
 };
 pub use query::{EventQuery, StatusFilter, id_bound};
 pub use refusals::{MAX_RECORDED_BODY, RefusedRequest, redact_passwords, refused_event};
+pub use tracker::{ActivitySegment, ActivityTracker};
 
 use iris_scim::ScimError;
 
@@ -71,6 +78,33 @@ impl ProvisioningLog {
         query: &EventQuery,
     ) -> CoreResult<Vec<ProvisioningEvent>> {
         Ok(self.store.events(tenant.scope(), query).await?)
+    }
+
+    /// Purges every tenant's events past its retention; how many went. Called hourly by
+    /// `iris serve` and by `iris log purge`.
+    pub async fn purge_expired(&self) -> CoreResult<u64> {
+        let mut purged = 0;
+        for row in self.store.tenants().await? {
+            let days = i64::from(row.log_retention_days);
+            let tenant = Tenant::from_row(row);
+            let before = time::OffsetDateTime::now_utc() - time::Duration::days(days);
+            purged += self.purge(&tenant, before).await?;
+        }
+        Ok(purged)
+    }
+
+    /// Purges expired events every `every`, forever (a task of `iris serve`).
+    pub async fn run_retention(self, every: std::time::Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged provisioning events past retention"),
+                Err(e) => tracing::error!(error = %e, "purging provisioning events failed"),
+            }
+        }
     }
 
     /// Deletes the tenant's events older than `before` in batches of [`PURGE_BATCH`], each its

@@ -21,7 +21,9 @@ pub use resources::{
     Change, Describe, Imported, Inserted, Modified, MultiValue, Mutation, ResourceRecord,
     ResourceStore, ResourceWrite, Shadow,
 };
-pub use tenancy::{TenantId, TenantRow, TenantScope, TenantStore, TokenRow};
+pub use tenancy::{
+    DEFAULT_LOG_RETENTION_DAYS, TenantId, TenantRow, TenantScope, TenantStore, TokenRow,
+};
 
 use crate::error::StoreError;
 

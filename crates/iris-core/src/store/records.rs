@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::TenantScope;
 use crate::error::StoreError;
-use crate::provisioning::{EventQuery, ProvisioningEvent};
+use crate::provisioning::{ActivitySegment, Cycle, CycleSettings, EventQuery, ProvisioningEvent};
 
 #[async_trait]
 pub trait RecordStore: Send + Sync {
@@ -31,4 +31,22 @@ pub trait RecordStore: Send + Sync {
         before_id: &str,
         batch: u32,
     ) -> Result<u64, StoreError>;
+
+    /// Adds runs of requests to the tenant's cycles (extending the newest cycle when a run
+    /// follows it within the idle gap, opening one otherwise), counts the changes recorded since
+    /// the last time, and classifies the cycles again. Serialised per tenant across processes.
+    async fn record_activity(
+        &self,
+        scope: &TenantScope,
+        segments: &[ActivitySegment],
+        settings: &CycleSettings,
+    ) -> Result<(), StoreError>;
+
+    /// The tenant's cycles, newest first: up to `limit`, older than the cycle `before` if given.
+    async fn cycles(
+        &self,
+        scope: &TenantScope,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Cycle>, StoreError>;
 }

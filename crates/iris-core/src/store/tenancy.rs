@@ -66,7 +66,12 @@ pub struct TenantRow {
     pub name: String,
     pub created: String,
     pub disabled_at: Option<String>,
+    /// Days the tenant's provisioning events are kept.
+    pub log_retention_days: u32,
 }
+
+/// Days a new tenant's provisioning events are kept.
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 30;
 
 /// A bearer token as stored: never the secret, only its SHA-256 (hex).
 #[derive(Debug, Clone)]
@@ -91,6 +96,7 @@ pub trait TenantStore: Send + Sync {
         tenant: &TenantId,
         disabled_at: Option<&str>,
     ) -> Result<(), StoreError>;
+    async fn set_log_retention(&self, tenant: &TenantId, days: u32) -> Result<(), StoreError>;
 
     /// Deletes a tenant with everything it owns (tokens, users, groups, memberships, records).
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError>;

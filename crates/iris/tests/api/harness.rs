@@ -142,6 +142,10 @@ pub fn test_config(database: &str) -> Config {
         max_body_bytes: 256 * 1024,
         db_max_connections: 4,
         no_bootstrap: true,
+        // Cycles in seconds, not minutes, so a test can replay several.
+        cycle_idle_seconds: 1,
+        activity_flush_ms: 100,
+        ..Config::default()
     }
 }
 

@@ -1,0 +1,160 @@
+//! Counting requests into cycles without a write per request: each process keeps what it served
+//! per tenant in memory and adds it to the tenant's cycle in the database every few seconds, under
+//! the tenant's row lock, so any number of processes behind one PostgreSQL build one record.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::cycles::{CycleCounts, CycleSettings, RequestKind};
+use crate::clock;
+use crate::error::CoreResult;
+use crate::store::Store;
+use crate::tenants::Tenant;
+
+/// A run of requests of one tenant with no quiet gap longer than the idle gap inside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivitySegment {
+    pub first_at: String,
+    pub last_at: String,
+    pub first_was_probe: bool,
+    /// Request counts only; the store adds the changes from the events.
+    pub counts: CycleCounts,
+}
+
+#[derive(Default)]
+struct Pending {
+    tenant: Option<Tenant>,
+    segments: Vec<(OffsetDateTime, ActivitySegment)>,
+}
+
+/// What this process served since the last flush, per tenant name.
+#[derive(Clone)]
+pub struct ActivityTracker {
+    store: Arc<dyn Store>,
+    settings: CycleSettings,
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
+}
+
+impl ActivityTracker {
+    pub fn new(store: Arc<dyn Store>, settings: CycleSettings) -> Self {
+        Self {
+            store,
+            settings,
+            pending: Arc::default(),
+        }
+    }
+
+    pub fn settings(&self) -> CycleSettings {
+        self.settings
+    }
+
+    /// Counts one request to the tenant named `tenant_name`; `tenant` when its token proved it.
+    pub fn note(
+        &self,
+        tenant_name: &str,
+        tenant: Option<&Tenant>,
+        kind: RequestKind,
+        failed: bool,
+    ) {
+        let now = OffsetDateTime::now_utc();
+        let at = clock::format(now);
+        let idle = time::Duration::try_from(self.settings.idle_gap).unwrap_or(time::Duration::MAX);
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        let entry = pending.entry(tenant_name.to_owned()).or_default();
+        if let Some(t) = tenant {
+            entry.tenant.get_or_insert_with(|| t.clone());
+        }
+        let continues = entry
+            .segments
+            .last()
+            .is_some_and(|(last, _)| now - *last <= idle);
+        if !continues {
+            entry.segments.push((
+                now,
+                ActivitySegment {
+                    first_at: at.clone(),
+                    last_at: at.clone(),
+                    first_was_probe: kind == RequestKind::Probe,
+                    counts: CycleCounts::default(),
+                },
+            ));
+        }
+        if let Some((last, segment)) = entry.segments.last_mut() {
+            *last = now;
+            segment.last_at = at;
+            let c = &mut segment.counts;
+            match kind {
+                RequestKind::Unauthorized => c.unauthorized += 1,
+                counted => {
+                    c.requests += 1;
+                    match counted {
+                        RequestKind::Probe => c.probes += 1,
+                        RequestKind::Query => c.queries += 1,
+                        _ => {}
+                    }
+                    if failed {
+                        c.failures += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds everything pending to the tenants' cycles. A tenant named only by refused requests is
+    /// looked up; an unknown name is dropped (metrics still counted the requests).
+    pub async fn flush(&self) -> CoreResult<()> {
+        let drained: Vec<(String, Pending)> = match self.pending.lock() {
+            Ok(mut pending) => pending.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        for (name, pending) in drained {
+            let tenant = match pending.tenant {
+                Some(t) => Some(t),
+                None => self
+                    .store
+                    .tenant_by_name(&name)
+                    .await?
+                    .map(Tenant::from_row),
+            };
+            let Some(tenant) = tenant else { continue };
+            let segments: Vec<ActivitySegment> =
+                pending.segments.into_iter().map(|(_, s)| s).collect();
+            if let Err(e) = self
+                .store
+                .record_activity(tenant.scope(), &segments, &self.settings)
+                .await
+            {
+                tracing::error!(tenant = %name, error = %e, "could not record provisioning cycles");
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes every `every` until `stop` resolves, then once more.
+    pub async fn run(
+        self,
+        every: std::time::Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(stop);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = &mut stop => break,
+            }
+            if let Err(e) = self.flush().await {
+                tracing::error!(error = %e, "flushing provisioning activity failed");
+            }
+        }
+        if let Err(e) = self.flush().await {
+            tracing::error!(error = %e, "flushing provisioning activity failed");
+        }
+    }
+}
