@@ -6,12 +6,12 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Backend, TestDatabase};
+use crate::harness::{Backend, TestDatabase, run_on_database};
 use crate::operator::{Operator, secret_of, str_field, users_status};
 
-async fn create_and_use_a_tenant(database: &str) {
+async fn create_and_use_a_tenant(database: String) {
     let dir = tempfile::tempdir().unwrap();
-    let op = Operator::new(database);
+    let op = Operator::new(&database);
     let created = op
         .run(&["tenant", "create", "acme", "--json"])
         .await
@@ -65,24 +65,12 @@ async fn create_and_use_a_tenant(database: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_create_prints_json_whose_url_and_token_work_against_serve() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    create_and_use_a_tenant(&db.url).await;
+    run_on_database(Backend::Sqlite, create_and_use_a_tenant).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_create_and_serve_work_on_postgres_too() {
-    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
-        return;
-    };
-    let outcome = tokio::spawn({
-        let url = db.url.clone();
-        async move { create_and_use_a_tenant(&url).await }
-    })
-    .await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    run_on_database(Backend::Postgres, create_and_use_a_tenant).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,108 +1,52 @@
 //! Scale-out: several `iris serve` processes on one database behave as one server. Two real
-//! processes (the built binary) share a fresh database; the checks go over HTTP.
-
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+//! processes (the built binary) share a fresh database, on PostgreSQL and on one SQLite file too
+//! (on one machine); the checks go over HTTP.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestDatabase};
+use crate::harness::PATCH_OP;
+use crate::operator::{Operator, Server, str_field};
 
-const IRIS: &str = env!("CARGO_BIN_EXE_iris");
-
-/// An `iris serve` child process, killed when dropped.
-struct ServeProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn iris(database: &str, args: &[&str]) -> std::process::Output {
-    Command::new(IRIS)
-        .arg("--database")
-        .arg(database)
-        .args(args)
-        .env("IRIS_LOG", "warn")
-        .output()
-        .expect("run iris")
-}
-
-async fn serve(database: &str) -> ServeProcess {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let child = Command::new(IRIS)
-        .args([
-            "--database",
-            database,
-            "--public-url",
-            &url,
-            "serve",
-            "--no-bootstrap",
-        ])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("IRIS_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn iris serve");
-    let process = ServeProcess { child, url };
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        let ready = client.get(format!("{}/readyz", process.url)).send().await;
-        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return process;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("iris serve on {} did not become ready", process.url);
-}
-
+/// Two `iris serve` processes on one database, and the token of their tenant.
 struct Cluster {
-    a: ServeProcess,
-    b: ServeProcess,
+    a: Server,
+    b: Server,
     token: String,
     token_id: String,
     http: reqwest::Client,
+    /// Where the two processes write their output.
+    _logs: [tempfile::TempDir; 2],
 }
 
 impl Cluster {
     async fn start(database: &str) -> Self {
-        let created = iris(database, &["tenant", "create", "acme", "--json"]);
-        assert!(
-            created.status.success(),
-            "{}",
-            String::from_utf8_lossy(&created.stderr)
+        let created = Operator::new(database)
+            .run(&["tenant", "create", "acme", "--json"])
+            .await
+            .ok()
+            .json();
+        let logs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let (a, b) = (Operator::new(database), Operator::new(database));
+        let (a, b) = tokio::join!(
+            a.serve(logs[0].path(), &["--no-bootstrap"]),
+            b.serve(logs[1].path(), &["--no-bootstrap"])
         );
-        let out: Value = serde_json::from_slice(&created.stdout).unwrap();
-        let (a, b) = tokio::join!(serve(database), serve(database));
         Self {
             a,
             b,
-            token: out["token"].as_str().unwrap().to_owned(),
-            token_id: out["token_id"].as_str().unwrap().to_owned(),
+            token: str_field(&created, "token").to_owned(),
+            token_id: str_field(&created, "token_id").to_owned(),
             http: reqwest::Client::new(),
+            _logs: logs,
         }
     }
 
-    fn users_url(node: &ServeProcess) -> String {
+    fn users_url(node: &Server) -> String {
         format!("{}/scim/v2/acme/Users", node.url)
     }
 
-    fn groups_url(node: &ServeProcess) -> String {
+    fn groups_url(node: &Server) -> String {
         format!("{}/scim/v2/acme/Groups", node.url)
     }
 
@@ -186,7 +130,7 @@ async fn concurrent_adds_to_one_user_land(database: &str, attribute: &str, suffi
     for i in 0..24 {
         let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
         let url = format!("{}/{id}", Cluster::users_url(node));
-        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        let body = json!({"schemas": [PATCH_OP],
             "Operations": [{"op": "add", "path": attribute, "value": [{"value": format!("e{i}{suffix}")}]}]});
         let req = cluster
             .http
@@ -255,7 +199,7 @@ async fn concurrent_member_adds_to_one_group_through_two_processes_lose_no_membe
     for (i, member) in members.iter().enumerate() {
         let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
         let url = format!("{}/{id}", Cluster::groups_url(node));
-        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        let body = json!({"schemas": [PATCH_OP],
             "Operations": [{"op": "Add", "path": "members", "value": [{"$ref": null, "value": member}]}]});
         let req = cluster
             .http
@@ -297,12 +241,10 @@ async fn a_token_revoked_by_the_cli_is_refused_by_every_process_at_once(database
             .await;
         assert_eq!(status, StatusCode::OK);
     }
-    let revoked = iris(&database, &["token", "revoke", &cluster.token_id]);
-    assert!(
-        revoked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoked.stderr)
-    );
+    Operator::new(&database)
+        .run(&["token", "revoke", &cluster.token_id])
+        .await
+        .ok();
     for node in [&cluster.a, &cluster.b] {
         let (status, body) = cluster
             .send(cluster.http.get(Cluster::users_url(node)))
@@ -311,45 +253,7 @@ async fn a_token_revoked_by_the_cli_is_refused_by_every_process_at_once(database
     }
 }
 
-/// Runs a scale-out scenario on a fresh database of `backend`.
-async fn on<F, Fut>(backend: Backend, scenario: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let Some(db) = TestDatabase::create(backend).await else {
-        return;
-    };
-    let outcome = tokio::spawn(scenario(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-macro_rules! scale_out_tests {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::on(crate::harness::Backend::Postgres, super::$name).await;
-                }
-            )*
-        }
-        /// Several processes may share one SQLite file too (on one machine).
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::on(crate::harness::Backend::Sqlite, super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
-scale_out_tests!(
+crate::on_both_databases!(
     racing_creates_of_one_user_name_give_one_201_and_one_409,
     concurrent_patches_of_one_user_through_two_processes_lose_no_update,
     concurrent_optimistic_patches_of_one_user_lose_no_update,
