@@ -21,11 +21,7 @@ type Acknowledged = Arc<Mutex<Vec<(String, Option<String>)>>>;
 async fn acknowledged_writes_survive_a_kill(database: String) {
     let dir = tempfile::tempdir().unwrap();
     let op = Operator::new(&database);
-    let created = op
-        .run(&["tenant", "create", "crash", "--json"])
-        .await
-        .ok()
-        .json();
+    let created = op.create_tenant("crash").await;
     let tenant_url = str_field(&created, "tenant_url").to_owned();
     let token = str_field(&created, "token").to_owned();
     let mut server = op.serve(dir.path(), &["--no-bootstrap"]).await;

@@ -89,13 +89,12 @@ async fn entra_create_match_update_disable_delete_cycle(app: TestApp) -> TestApp
     assert_eq!(user["meta"]["version"], "W/\"2\"");
 
     // Disable, with Entra's string boolean.
-    app.patch_user(
-        &id,
-        json!([{"op": "Replace", "path": "active", "value": "False"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    let user = app.get_user(&id).await;
+    let user = app
+        .patch_user_and_get(
+            &id,
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )
+        .await;
     assert_eq!(user["active"], false, "stored as a JSON boolean");
     // Disabled users stay visible to filters.
     let found = app

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{patch_group_204, stored_group, stored_user, with};
+use super::{entra_group_with_members, patch_group_204, stored_group, stored_user, with};
 use crate::harness::{GROUP, LIST_RESPONSE, SCIM_JSON, TestApp, entra_group, id_set};
 
 /// entra-compat §4: create without members → 201 with `id`, `externalId`, `displayName`, `meta`
@@ -109,15 +109,7 @@ async fn group_add_members_with_null_ref(app: TestApp) -> TestApp {
 /// entra-compat §4 and Q7: Remove members, default job (value array) — exactly the listed member
 /// goes, never all of them.
 async fn group_remove_member_default_form_value_array(app: TestApp) -> TestApp {
-    let users = app.create_users("rm", 3).await;
-    let g = app.create_group(&entra_group()).await;
-    let value: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
-    patch_group_204(
-        &app,
-        &g,
-        json!([{"op":"Add","path":"members","value": value}]),
-    )
-    .await;
+    let (users, g) = entra_group_with_members(&app, "rm", 3).await;
     let (before, _) = stored_group(&app, &g).await;
     patch_group_204(
         &app,
@@ -134,15 +126,7 @@ async fn group_remove_member_default_form_value_array(app: TestApp) -> TestApp {
 /// entra-compat §4 and Q7: Remove members with `aadOptscim062020` (`members[value eq "…"]`, no
 /// value) — exactly that member goes.
 async fn group_remove_member_compliant_form_value_filter(app: TestApp) -> TestApp {
-    let users = app.create_users("rmf", 3).await;
-    let g = app.create_group(&entra_group()).await;
-    let value: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
-    patch_group_204(
-        &app,
-        &g,
-        json!([{"op":"Add","path":"members","value": value}]),
-    )
-    .await;
+    let (users, g) = entra_group_with_members(&app, "rmf", 3).await;
     let (before, _) = stored_group(&app, &g).await;
     patch_group_204(
         &app,
@@ -280,14 +264,7 @@ async fn group_membership_filter_id_and_members_eq(app: TestApp) -> TestApp {
 /// entra-compat §4: Delete → 204; afterwards GET, PATCH and DELETE are 404, the members' users
 /// remain.
 async fn group_delete_is_204_and_then_the_group_is_gone(app: TestApp) -> TestApp {
-    let users = app.create_users("del", 2).await;
-    let g = app.create_group(&entra_group()).await;
-    patch_group_204(
-        &app,
-        &g,
-        json!([{"op":"Add","path":"members","value":[{"value": users[0]}, {"value": users[1]}]}]),
-    )
-    .await;
+    let (users, g) = entra_group_with_members(&app, "del", 2).await;
     let reply = app
         .delete(&format!("/Groups/{g}"))
         .await

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{ENTERPRISE, SCIM_JSON, TestApp, patch_body, without_meta};
+use crate::harness::{ENTERPRISE, SCIM_JSON, TestApp, entra_group, patch_body, without_meta};
 
 /// Fails on what an Entra PATCH must never leave behind: duplicate elements of a multi-valued
 /// attribute, two values of one `type` in emails/phoneNumbers/addresses, more than one primary,
@@ -120,6 +120,15 @@ async fn create_and_read(app: &TestApp, body: &Value) -> (String, Value) {
     (id, stored)
 }
 
+/// Creates `user`, PATCHes it with `ops`, and asserts that the stored user is the created one with
+/// exactly `changes` at the top level (a `null` removes a key); returns the user's id.
+async fn assert_patch_changes(app: &TestApp, user: &Value, ops: Value, changes: Value) -> String {
+    let (id, before) = create_and_read(app, user).await;
+    let after = patch_and_read(app, &id, ops.clone()).await;
+    assert_eq!(after, with(&before, changes), "{ops}");
+    id
+}
+
 /// PATCHes a group and expects Entra's preferred answer: 204 with no body.
 async fn patch_group_204(app: &TestApp, id: &str, ops: Value) {
     let reply = app
@@ -127,6 +136,21 @@ async fn patch_group_204(app: &TestApp, id: &str, ops: Value) {
         .await
         .expect(StatusCode::NO_CONTENT);
     assert!(reply.text.is_empty(), "{}", reply.text);
+}
+
+/// `n` new users (`{prefix}{i}@example.com`) in Entra's group (§4), added by one default-dialect
+/// `Add` of a value array; returns the users and the group's id.
+async fn entra_group_with_members(app: &TestApp, prefix: &str, n: usize) -> (Vec<String>, String) {
+    let users = app.create_users(prefix, n).await;
+    let g = app.create_group(&entra_group()).await;
+    let value: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
+    patch_group_204(
+        app,
+        &g,
+        json!([{"op":"Add","path":"members","value": value}]),
+    )
+    .await;
+    (users, g)
 }
 
 /// GET of a group, checked for well-formedness, without `meta` and `members`, plus the member ids.

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{create_and_read, patch_and_read, patch_and_read_at, with};
+use super::{assert_patch_changes, create_and_read, patch_and_read, patch_and_read_at, with};
 use crate::harness::{ENTERPRISE, TestApp, USER, entra_user, rich_user};
 
 /// entra-compat §3.5.1: multiple attributes, each with its own capitalised op and path.
@@ -66,14 +66,9 @@ async fn default_mode_disable_with_string_false(app: TestApp) -> TestApp {
 
 /// entra-compat §3.5.1: D1's own Disable example, `"op":"Replace"` with a JSON `false`.
 async fn default_mode_disable_with_json_false(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &entra_user()).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([{"op":"Replace","path":"active","value":false}]),
-    )
-    .await;
-    assert_eq!(after, with(&before, json!({"active": false})));
+    let ops = json!([{"op":"Replace","path":"active","value":false}]);
+    let changes = json!({"active": false});
+    assert_patch_changes(&app, &entra_user(), ops, changes).await;
     app
 }
 

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{create_and_read, patch_and_read, patch_group_204, stored_group, with};
+use super::{assert_patch_changes, create_and_read, patch_and_read, patch_group_204, stored_group};
 use crate::harness::{SCIM_JSON, TestApp, entra_user, id_set, patch_body, rich_user};
 
 /// entra-compat §3.5.3: a user PATCH answers 200 with the full updated user (SCIM JSON), equal to
@@ -50,43 +50,27 @@ async fn patch_on_an_unknown_id_is_404(app: TestApp) -> TestApp {
 /// entra-compat §3.5.3: a disable sent together with a still-mapped `phoneNumbers[type eq "fax"]`
 /// and a custom-extension attribute Iris does not define is applied, not failed as a whole.
 async fn a_disable_with_a_fax_number_and_a_custom_attribute_is_applied(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &rich_user("fax@example.com")).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([
-            {"op":"Replace","path":"phoneNumbers[type eq \"fax\"].value","value":"+1 555 0199"},
-            {"op":"Add","path":"urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:CustomAttribute","value":"x"},
-            {"op":"Replace","path":"active","value":"False"}
-        ]),
-    )
-    .await;
-    assert_eq!(
-        after,
-        with(
-            &before,
-            json!({
-                "active": false,
-                "phoneNumbers": [
-                    {"value": "+1 555 0100", "type": "work"},
-                    {"type": "fax", "value": "+1 555 0199"}
-                ]
-            })
-        )
-    );
+    let ops = json!([
+        {"op":"Replace","path":"phoneNumbers[type eq \"fax\"].value","value":"+1 555 0199"},
+        {"op":"Add","path":"urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:CustomAttribute","value":"x"},
+        {"op":"Replace","path":"active","value":"False"}
+    ]);
+    let changes = json!({
+        "active": false,
+        "phoneNumbers": [
+            {"value": "+1 555 0100", "type": "work"},
+            {"type": "fax", "value": "+1 555 0199"}
+        ]
+    });
+    assert_patch_changes(&app, &rich_user("fax@example.com"), ops, changes).await;
     app
 }
 
 /// entra-compat §3.6: a disabled user stays visible to GET by id and to filters.
 async fn disabled_user_stays_visible_to_get_and_filters(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &entra_user()).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([{"op":"Replace","path":"active","value":"False"}]),
-    )
-    .await;
-    assert_eq!(after, with(&before, json!({"active": false})));
+    let ops = json!([{"op":"Replace","path":"active","value":"False"}]);
+    let changes = json!({"active": false});
+    let id = assert_patch_changes(&app, &entra_user(), ops, changes).await;
     for filter in [
         "userName eq \"Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee\"",
         "externalId eq \"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef\"",

@@ -3,35 +3,24 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{create_and_read, patch_and_read, with};
+use super::{assert_patch_changes, create_and_read, patch_and_read, with};
 use crate::harness::{ENTERPRISE, TestApp, USER, entra_user, rich_user};
 
 /// entra-compat §3.5.1, observed variant: mixed `Replace` and `Add` in one request (work email,
 /// work address formatted, enterprise department).
 async fn observed_mixed_replace_and_add_in_one_request(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &entra_user()).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([
-            {"op":"Replace","path":"emails[type eq \"work\"].value","value":"new@example.com"},
-            {"op":"Replace","path":"addresses[type eq \"work\"].formatted","value":"1 Main St\nSpringfield"},
-            {"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Sales"}
-        ]),
-    )
-    .await;
-    assert_eq!(
-        after,
-        with(
-            &before,
-            json!({
-                "schemas": [USER, ENTERPRISE],
-                "emails": [{"primary": true, "type": "work", "value": "new@example.com"}],
-                "addresses": [{"type": "work", "formatted": "1 Main St\nSpringfield"}],
-                ENTERPRISE: {"department": "Sales"}
-            })
-        )
-    );
+    let ops = json!([
+        {"op":"Replace","path":"emails[type eq \"work\"].value","value":"new@example.com"},
+        {"op":"Replace","path":"addresses[type eq \"work\"].formatted","value":"1 Main St\nSpringfield"},
+        {"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Sales"}
+    ]);
+    let changes = json!({
+        "schemas": [USER, ENTERPRISE],
+        "emails": [{"primary": true, "type": "work", "value": "new@example.com"}],
+        "addresses": [{"type": "work", "formatted": "1 Main St\nSpringfield"}],
+        ENTERPRISE: {"department": "Sales"}
+    });
+    assert_patch_changes(&app, &entra_user(), ops, changes).await;
     app
 }
 
@@ -80,20 +69,9 @@ async fn observed_replace_on_a_missing_work_email_upserts(app: TestApp) -> TestA
 /// entra-compat §3.5.1, observed variant: `Remove` with a value on a value path removes the
 /// element and does not set the value.
 async fn observed_remove_with_a_value_on_a_value_path(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &rich_user("rmv@example.com")).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([{"op":"Remove","path":"emails[type eq \"work\"].value","value":"updated@example.org"}]),
-    )
-    .await;
-    assert_eq!(
-        after,
-        with(
-            &before,
-            json!({"emails": [{"value": "rich@home.example", "type": "home"}]})
-        )
-    );
+    let ops = json!([{"op":"Remove","path":"emails[type eq \"work\"].value","value":"updated@example.org"}]);
+    let changes = json!({"emails": [{"value": "rich@home.example", "type": "home"}]});
+    assert_patch_changes(&app, &rich_user("rmv@example.com"), ops, changes).await;
     for email in ["updated@example.org", "rich@work.example"] {
         let found = app
             .filter_users(&format!("emails.value eq \"{email}\""))
@@ -121,41 +99,25 @@ async fn observed_several_ops_on_one_filter_build_one_address(app: TestApp) -> T
     assert_eq!(patch_and_read(&app, &id, ops.clone()).await, expected);
     assert_eq!(patch_and_read(&app, &id, ops).await, expected, "still one");
     // And onto an address that already exists, with other types around.
-    let (id, before) = create_and_read(&app, &rich_user("addr@example.com")).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([
-            {"op":"Replace","path":"addresses[type eq \"work\"].locality","value":"Shelbyville"},
-            {"op":"Replace","path":"addresses[type eq \"work\"].region","value":"IL"},
-            {"op":"Replace","path":"addresses[type eq \"other\"].formatted","value":"Building 7"}
-        ]),
-    )
-    .await;
-    assert_eq!(
-        after,
-        with(
-            &before,
-            json!({"addresses": [
-                {"type": "work", "streetAddress": "1 Main St", "locality": "Shelbyville", "region": "IL"},
-                {"type": "other", "formatted": "Building 7"}
-            ]})
-        )
-    );
+    let ops = json!([
+        {"op":"Replace","path":"addresses[type eq \"work\"].locality","value":"Shelbyville"},
+        {"op":"Replace","path":"addresses[type eq \"work\"].region","value":"IL"},
+        {"op":"Replace","path":"addresses[type eq \"other\"].formatted","value":"Building 7"}
+    ]);
+    let changes = json!({"addresses": [
+        {"type": "work", "streetAddress": "1 Main St", "locality": "Shelbyville", "region": "IL"},
+        {"type": "other", "formatted": "Building 7"}
+    ]});
+    assert_patch_changes(&app, &rich_user("addr@example.com"), ops, changes).await;
     app
 }
 
 /// entra-compat §3.5.1, observed variant: `value` as a bare string with a leading space, stored
 /// exactly as sent.
 async fn observed_bare_string_value_is_stored_as_sent(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &entra_user()).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([{"op":"Replace","path":"displayName","value":" User X"}]),
-    )
-    .await;
-    assert_eq!(after, with(&before, json!({"displayName": " User X"})));
+    let ops = json!([{"op":"Replace","path":"displayName","value":" User X"}]);
+    let changes = json!({"displayName": " User X"});
+    assert_patch_changes(&app, &entra_user(), ops, changes).await;
     app
 }
 

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{create_and_read, patch_and_read, stored_user, with};
+use super::{assert_patch_changes, create_and_read, patch_and_read, stored_user};
 use crate::harness::{ENTERPRISE, LIST_RESPONSE, TestApp, USER, validator_user, without_meta};
 
 /// entra-compat §7.2: "Create a new User" — POST, then GET and a userName filter find it as sent,
@@ -97,53 +97,35 @@ async fn validator_patch_user_replace_attributes_verbose(app: TestApp) -> TestAp
 /// entra-compat §7.2: "Patch User – Add Attributes": lowercase `add` of attributes the user does
 /// not have yet, value paths creating their elements.
 async fn validator_patch_user_add_attributes(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &json!({"userName": "adds@example.com"})).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([
-            {"op":"add","path":"displayName","value":"Ada"},
-            {"op":"add","path":"title","value":"Engineer"},
-            {"op":"add","path":"name.givenName","value":"Ada"},
-            {"op":"add","path":"emails[type eq \"work\"].value","value":"ada@work.example"},
-            {"op":"add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 555 0303"},
-            {"op":"add","path":"addresses[type eq \"work\"].country","value":"US"},
-            {"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber","value":"9"}
-        ]),
-    )
-    .await;
-    assert_eq!(
-        after,
-        with(
-            &before,
-            json!({
-                "schemas": [USER, ENTERPRISE],
-                "displayName": "Ada",
-                "title": "Engineer",
-                "name": {"givenName": "Ada"},
-                "emails": [{"type": "work", "value": "ada@work.example"}],
-                "phoneNumbers": [{"type": "mobile", "value": "+1 555 0303"}],
-                "addresses": [{"type": "work", "country": "US"}],
-                ENTERPRISE: {"employeeNumber": "9"}
-            })
-        )
-    );
+    let ops = json!([
+        {"op":"add","path":"displayName","value":"Ada"},
+        {"op":"add","path":"title","value":"Engineer"},
+        {"op":"add","path":"name.givenName","value":"Ada"},
+        {"op":"add","path":"emails[type eq \"work\"].value","value":"ada@work.example"},
+        {"op":"add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 555 0303"},
+        {"op":"add","path":"addresses[type eq \"work\"].country","value":"US"},
+        {"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber","value":"9"}
+    ]);
+    let changes = json!({
+        "schemas": [USER, ENTERPRISE],
+        "displayName": "Ada",
+        "title": "Engineer",
+        "name": {"givenName": "Ada"},
+        "emails": [{"type": "work", "value": "ada@work.example"}],
+        "phoneNumbers": [{"type": "mobile", "value": "+1 555 0303"}],
+        "addresses": [{"type": "work", "country": "US"}],
+        ENTERPRISE: {"employeeNumber": "9"}
+    });
+    assert_patch_changes(&app, &json!({"userName": "adds@example.com"}), ops, changes).await;
     app
 }
 
 /// entra-compat §7.2: "Update User userName" with a path-less `{"op":"replace","value":{"userName":…}}`.
 async fn validator_update_user_name_with_a_pathless_replace(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &validator_user("old.name@example.com")).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([{"op":"replace","value":{"userName":"new.name@example.com"}}]),
-    )
-    .await;
-    assert_eq!(
-        after,
-        with(&before, json!({"userName": "new.name@example.com"}))
-    );
+    let ops = json!([{"op":"replace","value":{"userName":"new.name@example.com"}}]);
+    let changes = json!({"userName": "new.name@example.com"});
+    let id =
+        assert_patch_changes(&app, &validator_user("old.name@example.com"), ops, changes).await;
     let found = app
         .filter_users("userName eq \"new.name@example.com\"")
         .await
@@ -154,14 +136,9 @@ async fn validator_update_user_name_with_a_pathless_replace(app: TestApp) -> Tes
 
 /// entra-compat §7.2: "Patch User – Disable User", verified by a later GET.
 async fn validator_disable_user_verified_by_a_later_get(app: TestApp) -> TestApp {
-    let (id, before) = create_and_read(&app, &validator_user("disable@example.com")).await;
-    let after = patch_and_read(
-        &app,
-        &id,
-        json!([{"op":"replace","path":"active","value":false}]),
-    )
-    .await;
-    assert_eq!(after, with(&before, json!({"active": false})));
+    let ops = json!([{"op":"replace","path":"active","value":false}]);
+    let changes = json!({"active": false});
+    assert_patch_changes(&app, &validator_user("disable@example.com"), ops, changes).await;
     app
 }
 

@@ -44,6 +44,12 @@ impl TestApp {
         self.patch(&format!("/Users/{id}"), &patch_body(ops)).await
     }
 
+    /// PATCHes a user with these operations, expects 200, and reads the user back with a GET.
+    pub async fn patch_user_and_get(&self, id: &str, ops: Value) -> Value {
+        self.patch_user(id, ops).await.expect(StatusCode::OK);
+        self.get_user(id).await
+    }
+
     /// `GET /Users?filter=…` (URL-encoded here) and the ListResponse.
     pub async fn filter_users(&self, filter: &str) -> Reply {
         self.list_users(&[("filter", filter)]).await

@@ -57,41 +57,39 @@ async fn add_sets_single_values_and_value_paths_upsert_one_element(app: TestApp)
         .create_user(&json!({"userName": "upsert@example.com", "emails": [{"type": "home", "value": "home@example.com"}]}))
         .await;
     // Add of a single value, first and second time (Entra's `Add` on an existing value, Q3).
-    app.patch_user(
-        &id,
-        json!([{"op": "Add", "path": "nickName", "value": "Babs"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    assert_eq!(app.get_user(&id).await["nickName"], "Babs");
-    app.patch_user(
-        &id,
-        json!([{"op": "add", "path": "nickName", "value": "Barbara"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    assert_eq!(app.get_user(&id).await["nickName"], "Barbara");
+    assert_eq!(
+        app.patch_user_and_get(
+            &id,
+            json!([{"op": "Add", "path": "nickName", "value": "Babs"}])
+        )
+        .await["nickName"],
+        "Babs"
+    );
+    assert_eq!(
+        app.patch_user_and_get(
+            &id,
+            json!([{"op": "add", "path": "nickName", "value": "Barbara"}])
+        )
+        .await["nickName"],
+        "Barbara"
+    );
 
     // Replace on a work email that does not exist creates exactly one; add then updates it.
     let work = "emails[type eq \"work\"].value";
-    app.patch_user(
-        &id,
-        json!([{"op": "Replace", "path": work, "value": "w1@example.com"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
     assert_eq!(
-        app.get_user(&id).await["emails"],
+        app.patch_user_and_get(
+            &id,
+            json!([{"op": "Replace", "path": work, "value": "w1@example.com"}])
+        )
+        .await["emails"],
         json!([{"type": "home", "value": "home@example.com"}, {"type": "work", "value": "w1@example.com"}])
     );
-    app.patch_user(
-        &id,
-        json!([{"op": "Add", "path": work, "value": "w2@example.com"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
     assert_eq!(
-        app.get_user(&id).await["emails"],
+        app.patch_user_and_get(
+            &id,
+            json!([{"op": "Add", "path": work, "value": "w2@example.com"}])
+        )
+        .await["emails"],
         json!([{"type": "home", "value": "home@example.com"}, {"type": "work", "value": "w2@example.com"}])
     );
     assert_eq!(
@@ -125,27 +123,22 @@ async fn add_sets_single_values_and_value_paths_upsert_one_element(app: TestApp)
     let bare = app
         .create_user(&json!({"userName": "bare@example.com"}))
         .await;
-    app.patch_user(
-        &bare,
-        json!([{"op": "add", "path": work, "value": "bare@work.example"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
     assert_eq!(
-        app.get_user(&bare).await["emails"],
+        app.patch_user_and_get(
+            &bare,
+            json!([{"op": "add", "path": work, "value": "bare@work.example"}])
+        )
+        .await["emails"],
         json!([{"type": "work", "value": "bare@work.example"}])
     );
 
     // Several ops on one filtered element build one address (lessons.md item 4).
-    app.patch_user(&id, json!([
+    assert_eq!(
+        app.patch_user_and_get(&id, json!([
             {"op": "Replace", "path": "addresses[type eq \"work\"].streetAddress", "value": "1 Main St"},
             {"op": "Replace", "path": "addresses[type eq \"work\"].locality", "value": "Springfield"},
             {"op": "Replace", "path": "addresses[type eq \"work\"].postalCode", "value": "12345"}
-        ]))
-    .await
-    .expect(StatusCode::OK);
-    assert_eq!(
-        app.get_user(&id).await["addresses"],
+        ])).await["addresses"],
         json!([{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "postalCode": "12345"}])
     );
     app
@@ -158,35 +151,29 @@ async fn mobile_phone_numbers_are_upserted_updated_and_removed_by_value_path(
         .create_user(&json!({"userName": "phone@example.com", "phoneNumbers": [{"type": "work", "value": "+1 555 0100"}]}))
         .await;
     let mobile = "phoneNumbers[type eq \"mobile\"].value";
-    app.patch_user(
-        &id,
-        json!([{"op": "replace", "path": mobile, "value": "+1 555 0101"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
     assert_eq!(
-        app.get_user(&id).await["phoneNumbers"],
+        app.patch_user_and_get(
+            &id,
+            json!([{"op": "replace", "path": mobile, "value": "+1 555 0101"}])
+        )
+        .await["phoneNumbers"],
         json!([{"type": "work", "value": "+1 555 0100"}, {"type": "mobile", "value": "+1 555 0101"}])
     );
-    app.patch_user(
-        &id,
-        json!([{"op": "replace", "path": mobile, "value": "+1 555 0102"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
     assert_eq!(
-        app.get_user(&id).await["phoneNumbers"],
+        app.patch_user_and_get(
+            &id,
+            json!([{"op": "replace", "path": mobile, "value": "+1 555 0102"}])
+        )
+        .await["phoneNumbers"],
         json!([{"type": "work", "value": "+1 555 0100"}, {"type": "mobile", "value": "+1 555 0102"}])
     );
     let found = app
         .filter_users("phoneNumbers[type eq \"mobile\"].value eq \"+1 555 0102\"")
         .await;
     assert_eq!(found.id_list(), vec![id.clone()]);
-    app.patch_user(&id, json!([{"op": "remove", "path": mobile}]))
-        .await
-        .expect(StatusCode::OK);
     assert_eq!(
-        app.get_user(&id).await["phoneNumbers"],
+        app.patch_user_and_get(&id, json!([{"op": "remove", "path": mobile}]))
+            .await["phoneNumbers"],
         json!([{"type": "work", "value": "+1 555 0100"}])
     );
     assert_eq!(
@@ -204,14 +191,8 @@ async fn remove_with_a_value_on_a_value_path_removes_that_element(app: TestApp) 
             {"type": "work", "value": "old@example.com", "primary": true},
             {"type": "home", "value": "home@example.com"}]}))
         .await;
-    app.patch_user(
-        &id,
-        json!([{"op": "Remove", "path": "emails[type eq \"work\"].value", "value": "old@example.com"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
     assert_eq!(
-        app.get_user(&id).await["emails"],
+        app.patch_user_and_get(&id, json!([{"op": "Remove", "path": "emails[type eq \"work\"].value", "value": "old@example.com"}])).await["emails"],
         json!([{"type": "home", "value": "home@example.com"}])
     );
     assert_eq!(
@@ -236,22 +217,19 @@ async fn manager_is_set_in_every_entra_shape_and_removed_with_an_empty_value(
         .create_user(&json!({"userName": "report@example.com", ENTERPRISE: {"department": "Ops"}}))
         .await;
     let manager_path = format!("{ENTERPRISE}:manager");
-    let manager = |user: &Value| user[ENTERPRISE]["manager"].clone();
+    // The manager as stored after a PATCH with these operations.
+    let manager_after = |ops: Value| {
+        let (app, id) = (&app, &id);
+        async move { app.patch_user_and_get(id, ops).await[ENTERPRISE]["manager"].clone() }
+    };
 
     // As an object (the validators' shape).
-    app.patch_user(
-        &id,
-        json!([{"op": "add", "path": manager_path, "value": {"value": first}}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    assert_eq!(manager(&app.get_user(&id).await), json!({"value": first}));
+    let ops = json!([{"op": "add", "path": manager_path, "value": {"value": first}}]);
+    assert_eq!(manager_after(ops).await, json!({"value": first}));
     // As Entra's one-element array with a $ref.
     let reference = format!("{}/Users/{second}", app.tenant_url);
-    app.patch_user(&id, json!([{"op": "Replace", "path": manager_path, "value": [{"$ref": reference, "value": second}]}]))
-    .await
-    .expect(StatusCode::OK);
-    let now = manager(&app.get_user(&id).await);
+    let ops = json!([{"op": "Replace", "path": manager_path, "value": [{"$ref": reference, "value": second}]}]);
+    let now = manager_after(ops).await;
     assert_eq!(now["value"], second.as_str());
     assert!(
         now.get("$ref").is_none_or(|r| r == &json!(reference)),
@@ -259,33 +237,22 @@ async fn manager_is_set_in_every_entra_shape_and_removed_with_an_empty_value(
     );
     assert!(now.get("displayName").is_none());
     // As a bare id: the previous $ref goes with the previous manager.
-    app.patch_user(
-        &id,
-        json!([{"op": "Add", "path": manager_path, "value": first}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    assert_eq!(manager(&app.get_user(&id).await), json!({"value": first}));
+    let ops = json!([{"op": "Add", "path": manager_path, "value": first}]);
+    assert_eq!(manager_after(ops).await, json!({"value": first}));
     // The legacy bare path `manager` (entra-compat §3.5.1 Example 5).
-    app.patch_user(
-        &id,
-        json!([{"op": "Add", "path": "manager", "value": [{"value": second}]}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    assert_eq!(manager(&app.get_user(&id).await)["value"], second.as_str());
+    let ops = json!([{"op": "Add", "path": "manager", "value": [{"value": second}]}]);
+    assert_eq!(manager_after(ops).await["value"], second.as_str());
     let found = app
         .filter_users(&format!("{ENTERPRISE}:manager eq \"{second}\""))
         .await;
     assert_eq!(found.id_list(), vec![id.clone()]);
     // Removal, as the validator and the gallery test do it: replace with an empty value.
-    app.patch_user(
-        &id,
-        json!([{"op": "replace", "path": manager_path, "value": {"value": ""}}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    let user = app.get_user(&id).await;
+    let user = app
+        .patch_user_and_get(
+            &id,
+            json!([{"op": "replace", "path": manager_path, "value": {"value": ""}}]),
+        )
+        .await;
     assert_eq!(
         user[ENTERPRISE],
         json!({"department": "Ops"}),
@@ -310,13 +277,12 @@ async fn manager_is_set_in_every_entra_shape_and_removed_with_an_empty_value(
     )
     .await
     .expect(StatusCode::OK);
-    app.patch_user(
-        &id,
-        json!([{"op": "replace", "path": manager_path, "value": {"value": ""}}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    let user = app.get_user(&id).await;
+    let user = app
+        .patch_user_and_get(
+            &id,
+            json!([{"op": "replace", "path": manager_path, "value": {"value": ""}}]),
+        )
+        .await;
     assert!(user.get(ENTERPRISE).is_none(), "{user}");
     assert_eq!(user["schemas"], json!([USER]));
     app

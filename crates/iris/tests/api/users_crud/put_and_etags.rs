@@ -177,13 +177,12 @@ async fn a_stale_if_match_is_412_and_changes_nothing(app: TestApp) -> TestApp {
         .create_user(&json!({"userName": "guarded@example.com", "displayName": "One"}))
         .await;
     let path = format!("/Users/{id}");
-    app.patch_user(
-        &id,
-        json!([{"op": "replace", "path": "displayName", "value": "Two"}]),
-    )
-    .await
-    .expect(StatusCode::OK);
-    let before = app.get_user(&id).await;
+    let before = app
+        .patch_user_and_get(
+            &id,
+            json!([{"op": "replace", "path": "displayName", "value": "Two"}]),
+        )
+        .await;
     assert_eq!(before["meta"]["version"], "W/\"2\"");
 
     let rename =
