@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{ENTERPRISE, GROUP, LIST_RESPONSE, SCIM_JSON, TestApp, USER};
+use crate::harness::{ENTERPRISE, GROUP, LIST_RESPONSE, SCIM_JSON, TestApp, USER, discovery_paths};
 
 const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
@@ -452,13 +452,7 @@ async fn discovery_lists_the_group_resource_type_and_schema(app: TestApp) -> Tes
 
 async fn discovery_needs_the_tenants_token(app: TestApp) -> TestApp {
     let (_, other_token) = app.other_tenant("globex").await;
-    for path in [
-        "/ServiceProviderConfig".to_owned(),
-        "/Schemas".to_owned(),
-        format!("/Schemas/{USER}"),
-        "/ResourceTypes".to_owned(),
-        "/ResourceTypes/User".to_owned(),
-    ] {
+    for path in discovery_paths() {
         let none = app.send_as(None, Method::GET, &path, None).await;
         let none = none.expect_error(StatusCode::UNAUTHORIZED, None);
         assert!(

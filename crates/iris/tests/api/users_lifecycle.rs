@@ -105,14 +105,7 @@ async fn entra_create_match_update_disable_delete_cycle(app: TestApp) -> TestApp
     assert_eq!(inactive.body["totalResults"], 1);
 
     // Delete, then it is gone.
-    let deleted = app
-        .delete(&format!("/Users/{id}"))
-        .await
-        .expect(StatusCode::NO_CONTENT);
-    assert!(deleted.text.is_empty());
-    app.get(&format!("/Users/{id}"))
-        .await
-        .expect_error(StatusCode::NOT_FOUND, None);
+    app.delete_and_expect_gone(&format!("/Users/{id}")).await;
     app.delete(&format!("/Users/{id}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, None);

@@ -265,14 +265,7 @@ async fn group_membership_filter_id_and_members_eq(app: TestApp) -> TestApp {
 /// remain.
 async fn group_delete_is_204_and_then_the_group_is_gone(app: TestApp) -> TestApp {
     let (users, g) = entra_group_with_members(&app, "del", 2).await;
-    let reply = app
-        .delete(&format!("/Groups/{g}"))
-        .await
-        .expect(StatusCode::NO_CONTENT);
-    assert!(reply.text.is_empty());
-    app.get(&format!("/Groups/{g}"))
-        .await
-        .expect_error(StatusCode::NOT_FOUND, None);
+    app.delete_and_expect_gone(&format!("/Groups/{g}")).await;
     app.patch_group(
         &g,
         json!([{"op":"Add","path":"members","value":[{"value": users[0]}]}]),

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::{assert_nothing_written, assert_scim_client_error, seeded_user};
-use crate::harness::{LIST_RESPONSE, SCIM_JSON, TestApp, USER};
+use crate::harness::{LIST_RESPONSE, SCIM_JSON, TestApp, discovery_paths};
 
 async fn an_unknown_id_is_404_on_get_put_patch_and_delete(app: TestApp) -> TestApp {
     let (id, before) = seeded_user(&app).await;
@@ -83,13 +83,7 @@ async fn entras_group_probe_gets_an_empty_list_not_a_404(app: TestApp) -> TestAp
 async fn other_methods_on_discovery_endpoints_are_405(app: TestApp) -> TestApp {
     let (id, before) = seeded_user(&app).await;
     let mut cases: Vec<(Method, String)> = Vec::new();
-    for path in [
-        "/ServiceProviderConfig".to_owned(),
-        "/Schemas".to_owned(),
-        format!("/Schemas/{USER}"),
-        "/ResourceTypes".to_owned(),
-        "/ResourceTypes/User".to_owned(),
-    ] {
+    for path in discovery_paths() {
         for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
             cases.push((method, path.clone()));
         }

@@ -171,14 +171,7 @@ async fn entra_group_flow_from_entra_compat_section_4(app: TestApp) -> TestApp {
     assert_eq!(got.body["displayName"], "Renamed");
 
     // Delete: 204, then 404 for GET and for a second DELETE.
-    let deleted = app
-        .delete(&format!("/Groups/{g}"))
-        .await
-        .expect(StatusCode::NO_CONTENT);
-    assert!(deleted.text.is_empty());
-    app.get(&format!("/Groups/{g}"))
-        .await
-        .expect_error(StatusCode::NOT_FOUND, None);
+    app.delete_and_expect_gone(&format!("/Groups/{g}")).await;
     app.delete(&format!("/Groups/{g}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, None);

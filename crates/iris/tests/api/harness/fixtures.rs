@@ -13,6 +13,17 @@ pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListRespo
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
+/// The discovery endpoints (RFC 7644 §4) under a Tenant URL, with one resource of each list.
+pub fn discovery_paths() -> [String; 5] {
+    [
+        "/ServiceProviderConfig".to_owned(),
+        "/Schemas".to_owned(),
+        format!("/Schemas/{USER}"),
+        "/ResourceTypes".to_owned(),
+        "/ResourceTypes/User".to_owned(),
+    ]
+}
+
 /// A PatchOp request with these operations.
 pub fn patch_body(ops: Value) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": ops})

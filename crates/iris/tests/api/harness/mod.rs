@@ -26,7 +26,7 @@ pub use app::{TestApp, test_config};
 pub use database::{Backend, TestDatabase};
 pub use fixtures::{
     ENTERPRISE, ERROR, GROUP, LIST_RESPONSE, PATCH_OP, SCIM_JSON, SEARCH_REQUEST, USER,
-    entra_group, entra_user, full_user, patch_body, rich_user, validator_user,
+    discovery_paths, entra_group, entra_user, full_user, patch_body, rich_user, validator_user,
 };
 pub use reply::Reply;
 pub use resources::{client_part, id_set, without_meta};

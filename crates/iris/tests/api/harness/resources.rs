@@ -67,6 +67,16 @@ impl TestApp {
         reply.ids()
     }
 
+    /// DELETEs `path` (`/Users/{id}`, `/Groups/{id}`), expects 204 with an empty body, and then
+    /// 404 for a GET of it.
+    pub async fn delete_and_expect_gone(&self, path: &str) {
+        let reply = self.delete(path).await.expect(StatusCode::NO_CONTENT);
+        assert!(reply.text.is_empty(), "{}", reply.text);
+        self.get(path)
+            .await
+            .expect_error(StatusCode::NOT_FOUND, None);
+    }
+
     /// Creates a group from this body and returns its id.
     pub async fn create_group(&self, body: &Value) -> String {
         self.post("/Groups", body)

@@ -7,3 +7,20 @@ mod patch_values;
 mod posts_and_projection;
 mod put_and_etags;
 mod routing;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{TestApp, full_user};
+
+/// Creates RFC 7643's full user, reporting to a new user `boss@example.com`; returns it as the
+/// POST answered.
+async fn create_full_user(app: &TestApp) -> Value {
+    let manager = app
+        .create_user(&json!({"userName": "boss@example.com"}))
+        .await;
+    app.post("/Users", &full_user(&manager))
+        .await
+        .expect(StatusCode::CREATED)
+        .body
+}

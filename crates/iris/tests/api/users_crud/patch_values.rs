@@ -4,17 +4,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{ENTERPRISE, TestApp, USER, client_part, full_user, patch_body};
+use super::create_full_user;
+use crate::harness::{ENTERPRISE, TestApp, USER, client_part, patch_body};
 
 async fn entra_pathless_patch_with_dotted_and_urn_keys_updates_only_those(app: TestApp) -> TestApp {
-    let manager = app
-        .create_user(&json!({"userName": "boss@example.com"}))
-        .await;
-    let full = app
-        .post("/Users", &full_user(&manager))
-        .await
-        .expect(StatusCode::CREATED)
-        .body;
+    let full = create_full_user(&app).await;
     let id = full["id"].as_str().unwrap();
     // entra-compat §3.5.2, verbatim.
     let body = patch_body(json!([

@@ -4,7 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{ENTERPRISE, TestApp, USER, client_part, full_user};
+use super::create_full_user;
+use crate::harness::{ENTERPRISE, TestApp, USER, client_part};
 
 async fn post_accepts_what_entra_sends_and_stores_it_canonically(app: TestApp) -> TestApp {
     let manager = app
@@ -86,14 +87,7 @@ async fn post_accepts_what_entra_sends_and_stores_it_canonically(app: TestApp) -
 }
 
 async fn attributes_and_excluded_attributes_shape_get_and_list(app: TestApp) -> TestApp {
-    let manager = app
-        .create_user(&json!({"userName": "boss@example.com"}))
-        .await;
-    let full = app
-        .post("/Users", &full_user(&manager))
-        .await
-        .expect(StatusCode::CREATED)
-        .body;
+    let full = create_full_user(&app).await;
     let id = full["id"].as_str().unwrap().to_owned();
     let user = |q: &str| format!("/Users/{id}?{q}");
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use super::create_full_user;
 use crate::harness::{
     ENTERPRISE, Reply, SCIM_JSON, TestApp, USER, client_part, full_user, patch_body,
 };
@@ -61,14 +62,7 @@ async fn the_full_attribute_set_round_trips_exactly(app: TestApp) -> TestApp {
 }
 
 async fn put_replaces_everything_but_id_and_created(app: TestApp) -> TestApp {
-    let manager = app
-        .create_user(&json!({"userName": "boss@example.com"}))
-        .await;
-    let created = app
-        .post("/Users", &full_user(&manager))
-        .await
-        .expect(StatusCode::CREATED)
-        .body;
+    let created = create_full_user(&app).await;
     let id = created["id"].as_str().unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
     let replacement = json!({
