@@ -121,11 +121,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
-        let mut req = self.request(method, path);
-        if let Some(b) = body {
-            req = req.header("content-type", SCIM_JSON).body(b.to_string());
-        }
-        Reply::from(req.send().await.expect("request")).await
+        send_json(self.request(method, path), body).await
     }
 
     /// [`TestApp::send`] with one more header (`If-Match`, `If-None-Match`, …).
@@ -136,11 +132,7 @@ impl TestApp {
         (name, value): (&str, &str),
         body: Option<&Value>,
     ) -> Reply {
-        let mut req = self.request(method, path).header(name, value);
-        if let Some(b) = body {
-            req = req.header("content-type", SCIM_JSON).body(b.to_string());
-        }
-        Reply::from(req.send().await.expect("request")).await
+        send_json(self.request(method, path).header(name, value), body).await
     }
 
     /// A request with another bearer token than the tenant's, or with none.
@@ -155,10 +147,7 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.header("content-type", SCIM_JSON).body(b.to_string());
-        }
-        Reply::from(req.send().await.expect("request")).await
+        send_json(req, body).await
     }
 
     /// A request whose body is sent exactly as given (not necessarily JSON), with the token.
@@ -194,4 +183,12 @@ impl TestApp {
     pub async fn delete(&self, path: &str) -> Reply {
         self.send(Method::DELETE, path, None).await
     }
+}
+
+/// Sends `req`, with `body` as SCIM JSON if there is one, and reads the reply whole.
+async fn send_json(mut req: reqwest::RequestBuilder, body: Option<&Value>) -> Reply {
+    if let Some(b) = body {
+        req = req.header("content-type", SCIM_JSON).body(b.to_string());
+    }
+    Reply::from(req.send().await.expect("request")).await
 }
