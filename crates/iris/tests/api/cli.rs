@@ -6,17 +6,13 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Backend, TestDatabase};
+use crate::harness::{Backend, TestDatabase, run_on_database};
 use crate::operator::{Operator, secret_of, str_field, users_status};
 
-async fn create_and_use_a_tenant(database: &str) {
+async fn create_and_use_a_tenant(database: String) {
     let dir = tempfile::tempdir().unwrap();
-    let op = Operator::new(database);
-    let created = op
-        .run(&["tenant", "create", "acme", "--json"])
-        .await
-        .ok()
-        .json();
+    let op = Operator::new(&database);
+    let created = op.create_tenant("acme").await;
     assert_eq!(created["tenant"], "acme");
     let tenant_url = str_field(&created, "tenant_url").to_owned();
     assert_eq!(tenant_url, format!("{}/scim/v2/acme", op.public_url));
@@ -63,38 +59,27 @@ async fn create_and_use_a_tenant(database: &str) {
     assert!(status.success(), "{status}");
 }
 
+/// An operator of a fresh SQLite database, and a directory for a server's output.
+async fn sqlite_operator() -> (TestDatabase, tempfile::TempDir, Operator) {
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let op = Operator::new(&db.url);
+    (db, tempfile::tempdir().unwrap(), op)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_create_prints_json_whose_url_and_token_work_against_serve() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    create_and_use_a_tenant(&db.url).await;
+    run_on_database(Backend::Sqlite, create_and_use_a_tenant).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_create_and_serve_work_on_postgres_too() {
-    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
-        return;
-    };
-    let outcome = tokio::spawn({
-        let url = db.url.clone();
-        async move { create_and_use_a_tenant(&url).await }
-    })
-    .await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    run_on_database(Backend::Postgres, create_and_use_a_tenant).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_token_is_listed_without_secrets_and_revocation_takes_effect_at_once() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let op = Operator::new(&db.url);
-    let first = op
-        .run(&["tenant", "create", "acme", "--json"])
-        .await
-        .ok()
-        .json();
+    let (_db, dir, op) = sqlite_operator().await;
+    let first = op.create_tenant("acme").await;
     let server = op.serve(dir.path(), &[]).await;
     let tenant_url = str_field(&first, "tenant_url").to_owned();
     let first_token = str_field(&first, "token").to_owned();
@@ -190,19 +175,9 @@ async fn a_second_token_is_listed_without_secrets_and_revocation_takes_effect_at
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_list_disable_and_enable_take_effect_at_once() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let op = Operator::new(&db.url);
-    let acme = op
-        .run(&["tenant", "create", "acme", "--json"])
-        .await
-        .ok()
-        .json();
-    let globex = op
-        .run(&["tenant", "create", "globex", "--json"])
-        .await
-        .ok()
-        .json();
+    let (_db, dir, op) = sqlite_operator().await;
+    let acme = op.create_tenant("acme").await;
+    let globex = op.create_tenant("globex").await;
     let server = op.serve(dir.path(), &[]).await;
     let (acme_url, acme_token) = (str_field(&acme, "tenant_url"), str_field(&acme, "token"));
     let (globex_url, globex_token) = (
@@ -258,8 +233,7 @@ async fn tenant_list_disable_and_enable_take_effect_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tenant_names_duplicates_and_unknown_ids_fail_with_a_clear_message() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let op = Operator::new(&db.url);
+    let (_db, _dir, op) = sqlite_operator().await;
     for bad in [
         "Acme",
         "-acme",
@@ -314,14 +288,8 @@ async fn bad_tenant_names_duplicates_and_unknown_ids_fail_with_a_clear_message()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_finishes_gracefully_on_sigterm() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let op = Operator::new(&db.url);
-    let acme = op
-        .run(&["tenant", "create", "acme", "--json"])
-        .await
-        .ok()
-        .json();
+    let (_db, dir, op) = sqlite_operator().await;
+    let acme = op.create_tenant("acme").await;
     let server = op.serve(dir.path(), &[]).await;
     assert_eq!(
         users_status(str_field(&acme, "tenant_url"), str_field(&acme, "token")).await,
@@ -342,9 +310,7 @@ async fn serve_finishes_gracefully_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_creates_a_default_tenant_and_prints_its_credentials() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let op = Operator::new(&db.url);
+    let (db, dir, op) = sqlite_operator().await;
     let server = op.serve(dir.path(), &[]).await;
     let printed = std::fs::read_to_string(&server.stdout).unwrap();
     let field = |label: &str| {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestDatabase};
+use crate::harness::{Backend, patch_body, run_on_database};
 use crate::operator::{Operator, str_field};
 
 const WRITERS: usize = 12;
@@ -18,14 +18,10 @@ const WRITERS: usize = 12;
 /// Every acknowledged create: the user's id and the title of its last acknowledged PATCH.
 type Acknowledged = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
-async fn acknowledged_writes_survive_a_kill(database: &str) {
+async fn acknowledged_writes_survive_a_kill(database: String) {
     let dir = tempfile::tempdir().unwrap();
-    let op = Operator::new(database);
-    let created = op
-        .run(&["tenant", "create", "crash", "--json"])
-        .await
-        .ok()
-        .json();
+    let op = Operator::new(&database);
+    let created = op.create_tenant("crash").await;
     let tenant_url = str_field(&created, "tenant_url").to_owned();
     let token = str_field(&created, "token").to_owned();
     let mut server = op.serve(dir.path(), &["--no-bootstrap"]).await;
@@ -63,8 +59,8 @@ async fn acknowledged_writes_survive_a_kill(database: &str) {
                     acked.len() - 1
                 };
                 let title = format!("t{n}");
-                let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                                   "Operations": [{"op": "Replace", "path": "title", "value": title}]});
+                let patch =
+                    patch_body(json!([{"op": "Replace", "path": "title", "value": title}]));
                 let Ok(reply) = http
                     .patch(format!("{tenant_url}/Users/{id}"))
                     .bearer_auth(&token)
@@ -148,22 +144,10 @@ async fn acknowledged_writes_survive_a_kill(database: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_acknowledged_writes_survive_a_kill() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    acknowledged_writes_survive_a_kill(&db.url).await;
+    run_on_database(Backend::Sqlite, acknowledged_writes_survive_a_kill).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_acknowledged_writes_survive_a_kill() {
-    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
-        return;
-    };
-    let outcome = tokio::spawn({
-        let url = db.url.clone();
-        async move { acknowledged_writes_survive_a_kill(&url).await }
-    })
-    .await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    run_on_database(Backend::Postgres, acknowledged_writes_survive_a_kill).await;
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Reply, TestApp};
+use crate::harness::{Reply, SEARCH_REQUEST, TestApp};
 
 /// 17 users; every third has no title and titles repeat, so sorting by title has ties and
 /// missing values. Returns `(id, userName)` in creation order.
@@ -224,7 +224,7 @@ async fn bad_cursors_and_counts_are_precise_errors(app: TestApp) -> TestApp {
     for bad in ["garbage", "e30"] {
         app.post(
             "/.search",
-            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            &json!({"schemas": [SEARCH_REQUEST],
                     "cursor": bad}),
         )
         .await
@@ -232,7 +232,7 @@ async fn bad_cursors_and_counts_are_precise_errors(app: TestApp) -> TestApp {
     }
     app.post(
         "/.search",
-        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        &json!({"schemas": [SEARCH_REQUEST],
                 "cursor": "", "count": 0}),
     )
     .await
@@ -245,7 +245,7 @@ async fn walk_root(app: &TestApp, filter: Option<&str>, count: u64) -> Vec<Reply
     let mut pages = Vec::new();
     let mut cursor = json!("");
     loop {
-        let mut body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        let mut body = json!({"schemas": [SEARCH_REQUEST],
                               "count": count, "cursor": cursor, "sortBy": "meta.created"});
         if let Some(f) = filter {
             body["filter"] = json!(f);
@@ -266,15 +266,7 @@ async fn the_root_search_pages_users_then_groups_by_cursor(app: TestApp) -> Test
     let users = seed(&app).await;
     let mut groups = Vec::new();
     for i in 0..5 {
-        let reply = app
-            .post(
-                "/Groups",
-                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName": format!("Root group {i}")}),
-            )
-            .await
-            .expect(StatusCode::CREATED);
-        groups.push(reply.body["id"].as_str().unwrap().to_owned());
+        groups.push(app.create_group_named(&format!("Root group {i}")).await);
     }
     let users: Vec<String> = users.into_iter().map(|(id, _)| id).collect();
     // 17 users then 5 groups, in creation order (sorted by meta.created); page sizes that end a
@@ -300,7 +292,7 @@ async fn the_root_search_pages_users_then_groups_by_cursor(app: TestApp) -> Test
     // A filter neither type has is the client's error.
     app.post(
         "/.search",
-        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        &json!({"schemas": [SEARCH_REQUEST],
                 "cursor": "", "filter": "noSuchAttribute eq 1"}),
     )
     .await
@@ -311,7 +303,7 @@ async fn the_root_search_pages_users_then_groups_by_cursor(app: TestApp) -> Test
 async fn search_by_post_pages_by_cursor_like_get(app: TestApp) -> TestApp {
     seed(&app).await;
     let search = |cursor: Value| {
-        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        json!({"schemas": [SEARCH_REQUEST],
                "count": 4, "sortBy": "userName", "cursor": cursor,
                "attributes": ["userName"]})
     };
@@ -343,15 +335,7 @@ async fn search_by_post_pages_by_cursor_like_get(app: TestApp) -> TestApp {
 async fn groups_page_by_cursor(app: TestApp) -> TestApp {
     let mut ids = BTreeSet::new();
     for i in 0..7 {
-        let reply = app
-            .post(
-                "/Groups",
-                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName": format!("Cursor group {i}")}),
-            )
-            .await
-            .expect(StatusCode::CREATED);
-        ids.insert(reply.body["id"].as_str().unwrap().to_owned());
+        ids.insert(app.create_group_named(&format!("Cursor group {i}")).await);
     }
     let mut seen = Vec::new();
     let mut cursor = String::new();

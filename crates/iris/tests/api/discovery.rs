@@ -5,11 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Reply, SCIM_JSON, TestApp};
+use crate::harness::{ENTERPRISE, GROUP, LIST_RESPONSE, SCIM_JSON, TestApp, USER, discovery_paths};
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SPC: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -411,17 +408,52 @@ async fn resource_types_list_user_with_the_optional_enterprise_extension(app: Te
     app
 }
 
+async fn discovery_lists_the_group_resource_type_and_schema(app: TestApp) -> TestApp {
+    let types = app.get("/ResourceTypes").await.expect(StatusCode::OK).body;
+    let group = types["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "Group")
+        .expect("a Group resource type")
+        .clone();
+    assert_eq!(group["endpoint"], "/Groups");
+    assert_eq!(group["schema"], GROUP);
+    assert_eq!(group["schemaExtensions"], json!([]));
+    let one = app
+        .get("/ResourceTypes/Group")
+        .await
+        .expect(StatusCode::OK)
+        .body;
+    assert_eq!(one, group);
+    let schemas = app.get("/Schemas").await.expect(StatusCode::OK).body;
+    assert!(
+        schemas["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == GROUP)
+    );
+    let schema = app
+        .get(&format!("/Schemas/{GROUP}"))
+        .await
+        .expect(StatusCode::OK)
+        .body;
+    let attrs = schema["attributes"].as_array().unwrap();
+    let names: Vec<&str> = attrs.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    for name in ["id", "externalId", "meta", "displayName", "members"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    let display_name = attrs.iter().find(|a| a["name"] == "displayName").unwrap();
+    assert_eq!(display_name["uniqueness"], "server");
+    assert_eq!(display_name["required"], true);
+    app
+}
+
 async fn discovery_needs_the_tenants_token(app: TestApp) -> TestApp {
     let (_, other_token) = app.other_tenant("globex").await;
-    for path in [
-        "/ServiceProviderConfig".to_owned(),
-        "/Schemas".to_owned(),
-        format!("/Schemas/{USER}"),
-        "/ResourceTypes".to_owned(),
-        "/ResourceTypes/User".to_owned(),
-    ] {
-        let url = format!("{}{path}", app.tenant_url);
-        let none = Reply::from(app.http.request(Method::GET, &url).send().await.unwrap()).await;
+    for path in discovery_paths() {
+        let none = app.send_as(None, Method::GET, &path, None).await;
         let none = none.expect_error(StatusCode::UNAUTHORIZED, None);
         assert!(
             none.header("www-authenticate")
@@ -429,26 +461,12 @@ async fn discovery_needs_the_tenants_token(app: TestApp) -> TestApp {
                 .starts_with("Bearer"),
             "{path}"
         );
-        let foreign = Reply::from(
-            app.http
-                .get(&url)
-                .bearer_auth(&other_token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        foreign.expect_error(StatusCode::UNAUTHORIZED, None);
-        let garbage = Reply::from(
-            app.http
-                .get(&url)
-                .bearer_auth("garbage")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        garbage.expect_error(StatusCode::UNAUTHORIZED, None);
+        app.send_as(Some(&other_token), Method::GET, &path, None)
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, None);
+        app.send_as(Some("garbage"), Method::GET, &path, None)
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, None);
     }
     app
 }
@@ -484,11 +502,7 @@ async fn every_advertised_writable_string_attribute_round_trips(app: TestApp) ->
             .collect(),
     );
     let id = app.create_user(&body).await;
-    let got = app
-        .get(&format!("/Users/{id}"))
-        .await
-        .expect(StatusCode::OK)
-        .body;
+    let got = app.get_user(&id).await;
     for name in &core {
         assert_eq!(got[name.as_str()], body[name.as_str()], "{name}");
     }
@@ -501,6 +515,7 @@ crate::on_both_backends!(
     schemas_is_a_list_response_of_user_and_enterprise_user_without_nulls,
     a_schema_is_served_by_its_urn_and_an_unknown_urn_is_404,
     resource_types_list_user_with_the_optional_enterprise_extension,
+    discovery_lists_the_group_resource_type_and_schema,
     discovery_needs_the_tenants_token,
     every_advertised_writable_string_attribute_round_trips,
 );

@@ -7,9 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::TestApp;
-
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use crate::harness::{ENTERPRISE, TestApp, id_set};
 
 /// The seeded users' ids, by the name used in the assertions.
 struct Seed {
@@ -114,10 +112,6 @@ async fn seed(app: &TestApp) -> Seed {
     }
 }
 
-fn set(ids: &[&String]) -> BTreeSet<String> {
-    ids.iter().map(|s| (*s).clone()).collect()
-}
-
 /// Asserts that `filter` selects exactly `expected`, by GET and by POST `/.search`.
 async fn assert_selects(app: &TestApp, filter: &str, expected: &BTreeSet<String>) {
     let got = app.filter_users(filter).await;
@@ -142,38 +136,48 @@ async fn equality_filters_follow_each_attributes_case_rules(app: TestApp) -> Tes
     assert_selects(
         &app,
         "userName eq \"ALICE.ANDERS@EXAMPLE.COM\"",
-        &set(&[&s.alice]),
+        &id_set(&[&s.alice]),
     )
     .await;
     assert_selects(
         &app,
         "userName eq \"émile.zola@example.com\"",
-        &set(&[&s.emile]),
+        &id_set(&[&s.emile]),
     )
     .await;
-    assert_selects(&app, "userName eq \"ΩMEGA@EXAMPLE.COM\"", &set(&[&s.omega])).await;
-    assert_selects(&app, "USERNAME EQ \"dora@example.com\"", &set(&[&s.dora])).await;
+    assert_selects(
+        &app,
+        "userName eq \"ΩMEGA@EXAMPLE.COM\"",
+        &id_set(&[&s.omega]),
+    )
+    .await;
+    assert_selects(
+        &app,
+        "USERNAME EQ \"dora@example.com\"",
+        &id_set(&[&s.dora]),
+    )
+    .await;
     // externalId is caseExact (RFC 7643 §3.1).
-    assert_selects(&app, "externalId eq \"Ext-Alice\"", &set(&[&s.alice])).await;
+    assert_selects(&app, "externalId eq \"Ext-Alice\"", &id_set(&[&s.alice])).await;
     assert_selects(&app, "externalId eq \"ext-alice\"", &none).await;
     assert_selects(&app, "externalId eq \"EXT-BOB\"", &none).await;
     // id.
-    assert_selects(&app, &format!("id eq \"{}\"", s.bob), &set(&[&s.bob])).await;
+    assert_selects(&app, &format!("id eq \"{}\"", s.bob), &id_set(&[&s.bob])).await;
     assert_selects(&app, &format!("id eq \"{}\"", uuid::Uuid::now_v7()), &none).await;
     // displayName is case-insensitive.
-    assert_selects(&app, "displayName eq \"bob brown\"", &set(&[&s.bob])).await;
-    assert_selects(&app, "displayName eq \"ÉMILE ZOLA\"", &set(&[&s.emile])).await;
+    assert_selects(&app, "displayName eq \"bob brown\"", &id_set(&[&s.bob])).await;
+    assert_selects(&app, "displayName eq \"ÉMILE ZOLA\"", &id_set(&[&s.emile])).await;
     // name.givenName is case-insensitive.
-    assert_selects(&app, "name.givenName eq \"ALICE\"", &set(&[&s.alice])).await;
-    assert_selects(&app, "name.givenName eq \"émile\"", &set(&[&s.emile])).await;
-    assert_selects(&app, "name.givenName eq \"ωmega\"", &set(&[&s.omega])).await;
+    assert_selects(&app, "name.givenName eq \"ALICE\"", &id_set(&[&s.alice])).await;
+    assert_selects(&app, "name.givenName eq \"émile\"", &id_set(&[&s.emile])).await;
+    assert_selects(&app, "name.givenName eq \"ωmega\"", &id_set(&[&s.omega])).await;
     // The enterprise extension, by its full URN; department is case-insensitive.
     let department = format!("{ENTERPRISE}:department eq \"R&D\"");
-    assert_selects(&app, &department, &set(&[&s.alice, &s.emile])).await;
+    assert_selects(&app, &department, &id_set(&[&s.alice, &s.emile])).await;
     assert_selects(
         &app,
         &format!("{ENTERPRISE}:employeeNumber eq \"1001\""),
-        &set(&[&s.alice]),
+        &id_set(&[&s.alice]),
     )
     .await;
     app
@@ -185,21 +189,21 @@ async fn multi_valued_filters_match_per_element_in_entra_forms(app: TestApp) -> 
     assert_selects(
         &app,
         "emails.value eq \"ALICE@home.example\"",
-        &set(&[&s.alice]),
+        &id_set(&[&s.alice]),
     )
     .await;
-    assert_selects(&app, "emails eq \"bob@work.example\"", &set(&[&s.bob])).await;
+    assert_selects(&app, "emails eq \"bob@work.example\"", &id_set(&[&s.bob])).await;
     // Entra's matching form: the value must be in an element of the right type.
     assert_selects(
         &app,
         "emails[type eq \"work\"].value eq \"bob@work.example\"",
-        &set(&[&s.bob]),
+        &id_set(&[&s.bob]),
     )
     .await;
     assert_selects(
         &app,
         "emails[type eq \"work\"].value eq \"Alice@Work.Example\"",
-        &set(&[&s.alice]),
+        &id_set(&[&s.alice]),
     )
     .await;
     assert_selects(
@@ -211,20 +215,20 @@ async fn multi_valued_filters_match_per_element_in_entra_forms(app: TestApp) -> 
     assert_selects(
         &app,
         "emails[type eq \"home\"].value eq \"bob@home.example\"",
-        &set(&[&s.bob]),
+        &id_set(&[&s.bob]),
     )
     .await;
     // The primary variant; Entra may send the boolean as a string.
     assert_selects(
         &app,
         "emails[primary eq true].value eq \"bob@home.example\"",
-        &set(&[&s.bob]),
+        &id_set(&[&s.bob]),
     )
     .await;
     assert_selects(
         &app,
         "emails[primary eq \"True\"].value eq \"bob@home.example\"",
-        &set(&[&s.bob]),
+        &id_set(&[&s.bob]),
     )
     .await;
     assert_selects(
@@ -236,14 +240,14 @@ async fn multi_valued_filters_match_per_element_in_entra_forms(app: TestApp) -> 
     assert_selects(
         &app,
         "emails[primary eq true]",
-        &set(&[&s.alice, &s.bob, &s.dora]),
+        &id_set(&[&s.alice, &s.bob, &s.dora]),
     )
     .await;
     // Phone numbers by type.
     assert_selects(
         &app,
         "phoneNumbers[type eq \"mobile\"].value eq \"+1 555 0201\"",
-        &set(&[&s.bob]),
+        &id_set(&[&s.bob]),
     )
     .await;
     assert_selects(
@@ -255,13 +259,13 @@ async fn multi_valued_filters_match_per_element_in_entra_forms(app: TestApp) -> 
     assert_selects(
         &app,
         "phoneNumbers[type eq \"mobile\"]",
-        &set(&[&s.alice, &s.bob]),
+        &id_set(&[&s.alice, &s.bob]),
     )
     .await;
     assert_selects(
         &app,
         "phoneNumbers.type eq \"work\"",
-        &set(&[&s.alice, &s.dora]),
+        &id_set(&[&s.alice, &s.dora]),
     )
     .await;
     app
@@ -273,18 +277,18 @@ async fn a_value_filter_matches_within_one_element_unlike_dotted_paths(app: Test
     // work email containing it.
     let bracket = "emails[type eq \"work\" and value co \"xmarks\"]";
     let dotted = "emails.type eq \"work\" and emails.value co \"xmarks\"";
-    assert_selects(&app, bracket, &set(&[&s.xavier])).await;
-    assert_selects(&app, dotted, &set(&[&s.crafted, &s.xavier])).await;
+    assert_selects(&app, bracket, &id_set(&[&s.xavier])).await;
+    assert_selects(&app, dotted, &id_set(&[&s.crafted, &s.xavier])).await;
     assert_selects(
         &app,
         "emails[type eq \"home\" and value co \"xmarks\"]",
-        &set(&[&s.crafted]),
+        &id_set(&[&s.crafted]),
     )
     .await;
     assert_selects(
         &app,
         &format!("not ({bracket})"),
-        &set(&[&s.alice, &s.bob, &s.emile, &s.omega, &s.crafted, &s.dora]),
+        &id_set(&[&s.alice, &s.bob, &s.emile, &s.omega, &s.crafted, &s.dora]),
     )
     .await;
     app
@@ -292,38 +296,43 @@ async fn a_value_filter_matches_within_one_element_unlike_dotted_paths(app: Test
 
 async fn booleans_logic_and_presence_select_exact_sets(app: TestApp) -> TestApp {
     let s = seed(&app).await;
-    assert_selects(&app, "active eq false", &set(&[&s.bob, &s.dora])).await;
+    assert_selects(&app, "active eq false", &id_set(&[&s.bob, &s.dora])).await;
     assert_selects(
         &app,
         "active eq true",
-        &set(&[&s.alice, &s.emile, &s.omega, &s.crafted]),
+        &id_set(&[&s.alice, &s.emile, &s.omega, &s.crafted]),
     )
     .await;
     // `not` is two-valued: a user without `active` is "not active eq true".
     assert_selects(
         &app,
         "not (active eq true)",
-        &set(&[&s.bob, &s.dora, &s.xavier]),
+        &id_set(&[&s.bob, &s.dora, &s.xavier]),
     )
     .await;
-    assert_selects(&app, "active ne true", &set(&[&s.bob, &s.dora, &s.xavier])).await;
+    assert_selects(
+        &app,
+        "active ne true",
+        &id_set(&[&s.bob, &s.dora, &s.xavier]),
+    )
+    .await;
     assert_selects(
         &app,
         "active pr",
-        &set(&[&s.alice, &s.bob, &s.emile, &s.omega, &s.crafted, &s.dora]),
+        &id_set(&[&s.alice, &s.bob, &s.emile, &s.omega, &s.crafted, &s.dora]),
     )
     .await;
     // A filter that matches a disabled user (Entra must find disabled users to re-enable them).
     assert_selects(
         &app,
         "userName eq \"bob.brown@example.com\"",
-        &set(&[&s.bob]),
+        &id_set(&[&s.bob]),
     )
     .await;
     assert_selects(
         &app,
         "active eq false and emails[type eq \"work\"].value eq \"dora@work.example\"",
-        &set(&[&s.dora]),
+        &id_set(&[&s.dora]),
     )
     .await;
     // and / or / grouping / precedence (and binds tighter than or).
@@ -331,7 +340,7 @@ async fn booleans_logic_and_presence_select_exact_sets(app: TestApp) -> TestApp 
     assert_selects(
         &app,
         &format!("{rnd} and active eq true"),
-        &set(&[&s.alice, &s.emile]),
+        &id_set(&[&s.alice, &s.emile]),
     )
     .await;
     assert_selects(
@@ -343,49 +352,54 @@ async fn booleans_logic_and_presence_select_exact_sets(app: TestApp) -> TestApp 
     assert_selects(
         &app,
         "userName eq \"dora@example.com\" or externalId eq \"ext-bob\"",
-        &set(&[&s.bob, &s.dora]),
+        &id_set(&[&s.bob, &s.dora]),
     )
     .await;
     assert_selects(
         &app,
         "userName eq \"dora@example.com\" or userName eq \"crafted@example.com\" and active eq false",
-        &set(&[&s.dora]),
+        &id_set(&[&s.dora]),
     )
     .await;
     assert_selects(
         &app,
         "(userName eq \"dora@example.com\" or userName eq \"crafted@example.com\") and active eq true",
-        &set(&[&s.crafted]),
+        &id_set(&[&s.crafted]),
     )
     .await;
     assert_selects(
         &app,
         "not (userName sw \"a\" or userName sw \"b\") and active eq false",
-        &set(&[&s.dora]),
+        &id_set(&[&s.dora]),
     )
     .await;
     // Presence.
     assert_selects(
         &app,
         "externalId pr",
-        &set(&[&s.alice, &s.bob, &s.emile, &s.dora]),
+        &id_set(&[&s.alice, &s.bob, &s.emile, &s.dora]),
     )
     .await;
-    assert_selects(&app, "phoneNumbers pr", &set(&[&s.alice, &s.bob, &s.dora])).await;
-    assert_selects(&app, "title pr", &set(&[&s.alice])).await;
+    assert_selects(
+        &app,
+        "phoneNumbers pr",
+        &id_set(&[&s.alice, &s.bob, &s.dora]),
+    )
+    .await;
+    assert_selects(&app, "title pr", &id_set(&[&s.alice])).await;
     assert_selects(
         &app,
         "name.familyName pr",
-        &set(&[&s.alice, &s.bob, &s.emile]),
+        &id_set(&[&s.alice, &s.bob, &s.emile]),
     )
     .await;
     assert_selects(
         &app,
         &format!("{ENTERPRISE}:manager pr"),
-        &set(&[&s.bob, &s.omega]),
+        &id_set(&[&s.bob, &s.omega]),
     )
     .await;
-    assert_selects(&app, "not (emails pr)", &set(&[&s.omega])).await;
+    assert_selects(&app, "not (emails pr)", &id_set(&[&s.omega])).await;
     app
 }
 
@@ -393,32 +407,32 @@ async fn substring_operators_are_case_insensitive_on_case_insensitive_attributes
     app: TestApp,
 ) -> TestApp {
     let s = seed(&app).await;
-    assert_selects(&app, "userName co \"ANDERS\"", &set(&[&s.alice])).await;
-    assert_selects(&app, "userName sw \"D\"", &set(&[&s.dora])).await;
-    assert_selects(&app, "userName sw \"émile\"", &set(&[&s.emile])).await;
-    assert_selects(&app, "displayName ew \"ZOLA\"", &set(&[&s.emile])).await;
+    assert_selects(&app, "userName co \"ANDERS\"", &id_set(&[&s.alice])).await;
+    assert_selects(&app, "userName sw \"D\"", &id_set(&[&s.dora])).await;
+    assert_selects(&app, "userName sw \"émile\"", &id_set(&[&s.emile])).await;
+    assert_selects(&app, "displayName ew \"ZOLA\"", &id_set(&[&s.emile])).await;
     assert_selects(
         &app,
         "emails.value co \"@HOME.\"",
-        &set(&[&s.alice, &s.bob, &s.crafted]),
+        &id_set(&[&s.alice, &s.bob, &s.crafted]),
     )
     .await;
     assert_selects(
         &app,
         "emails[type eq \"work\"].value sw \"x\"",
-        &set(&[&s.xavier]),
+        &id_set(&[&s.xavier]),
     )
     .await;
     // externalId is caseExact: substring matching respects case.
-    assert_selects(&app, "externalId sw \"ext-\"", &set(&[&s.bob, &s.dora])).await;
-    assert_selects(&app, "externalId co \"EMILE\"", &set(&[&s.emile])).await;
+    assert_selects(&app, "externalId sw \"ext-\"", &id_set(&[&s.bob, &s.dora])).await;
+    assert_selects(&app, "externalId co \"EMILE\"", &id_set(&[&s.emile])).await;
     // LIKE metacharacters in the value are literal.
     assert_selects(&app, "userName co \"%\"", &BTreeSet::new()).await;
     assert_selects(&app, "userName co \"_\"", &BTreeSet::new()).await;
     assert_selects(
         &app,
         &format!("{ENTERPRISE}:department co \"&\""),
-        &set(&[&s.alice, &s.emile]),
+        &id_set(&[&s.alice, &s.emile]),
     )
     .await;
     app
@@ -430,20 +444,20 @@ async fn manager_filters_work_in_the_current_and_the_legacy_form(app: TestApp) -
     assert_selects(
         &app,
         &format!("{ENTERPRISE}:manager eq \"{}\"", s.alice),
-        &set(&[&s.bob, &s.omega]),
+        &id_set(&[&s.bob, &s.omega]),
     )
     .await;
     assert_selects(
         &app,
         &format!("{ENTERPRISE}:manager.value eq \"{}\"", s.alice),
-        &set(&[&s.bob, &s.omega]),
+        &id_set(&[&s.bob, &s.omega]),
     )
     .await;
     // Legacy bare name (entra-compat §3.2), quoted.
     assert_selects(
         &app,
         &format!("manager eq \"{}\"", s.alice),
-        &set(&[&s.bob, &s.omega]),
+        &id_set(&[&s.bob, &s.omega]),
     )
     .await;
     assert_selects(&app, &format!("manager eq \"{}\"", s.bob), &none).await;
@@ -487,19 +501,19 @@ async fn last_modified_filters_compare_instants(app: TestApp) -> TestApp {
     assert_selects(
         &app,
         &format!("meta.lastModified gt \"{pivot}\""),
-        &set(&[&s.dora, &s.xavier]),
+        &id_set(&[&s.dora, &s.xavier]),
     )
     .await;
     assert_selects(
         &app,
         &format!("meta.lastModified ge \"{pivot}\""),
-        &set(&[&s.crafted, &s.dora, &s.xavier]),
+        &id_set(&[&s.crafted, &s.dora, &s.xavier]),
     )
     .await;
     assert_selects(
         &app,
         &format!("meta.lastModified lt \"{pivot}\""),
-        &set(&[&s.alice, &s.bob, &s.emile, &s.omega]),
+        &id_set(&[&s.alice, &s.bob, &s.emile, &s.omega]),
     )
     .await;
     // An update moves lastModified forward.
@@ -511,11 +525,11 @@ async fn last_modified_filters_compare_instants(app: TestApp) -> TestApp {
     assert_selects(
         &app,
         &format!("meta.lastModified gt \"{pivot}\""),
-        &set(&[&s.alice, &s.dora, &s.xavier]),
+        &id_set(&[&s.alice, &s.dora, &s.xavier]),
     )
     .await;
     // Far past and far future, in other offsets.
-    let all = set(&[
+    let all = id_set(&[
         &s.alice, &s.bob, &s.emile, &s.omega, &s.crafted, &s.dora, &s.xavier,
     ]);
     assert_selects(
@@ -540,11 +554,7 @@ async fn filter_results_are_whole_resources(app: TestApp) -> TestApp {
         .filter_users("userName eq \"bob.brown@example.com\"")
         .await
         .expect(StatusCode::OK);
-    let by_id = app
-        .get(&format!("/Users/{}", s.bob))
-        .await
-        .expect(StatusCode::OK)
-        .body;
+    let by_id = app.get_user(&s.bob).await;
     assert_eq!(reply.resources(), &vec![by_id]);
     app
 }
@@ -561,23 +571,28 @@ async fn string_literals_with_escapes_match_exactly(app: TestApp) -> TestApp {
     assert_selects(
         &app,
         r#"userName eq "O\"BRIEN\\X@example.com""#,
-        &set(&[&tricky]),
+        &id_set(&[&tricky]),
     )
     .await;
     assert_selects(
         &app,
         r#"displayName eq "o'brien (ops) [eu]""#,
-        &set(&[&tricky]),
+        &id_set(&[&tricky]),
     )
     .await;
-    assert_selects(&app, r#"displayName co "(ops) [""#, &set(&[&tricky])).await;
+    assert_selects(&app, r#"displayName co "(ops) [""#, &id_set(&[&tricky])).await;
     assert_selects(
         &app,
         r#"userName eq "zo\u00EB@example.com""#,
-        &set(&[&unicode]),
+        &id_set(&[&unicode]),
     )
     .await;
-    assert_selects(&app, r#"userName eq "ZOË@EXAMPLE.COM""#, &set(&[&unicode])).await;
+    assert_selects(
+        &app,
+        r#"userName eq "ZOË@EXAMPLE.COM""#,
+        &id_set(&[&unicode]),
+    )
+    .await;
     // Entra's wire encoding: `+` for spaces, %22 for quotes, %40 for `@`.
     let reply = app
         .get("/Users?filter=userName+eq+%22ZO%C3%AB%40example.com%22")

@@ -16,7 +16,6 @@
 
 use std::time::{Duration, Instant};
 
-use iris_core::store::Imported;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -29,27 +28,11 @@ const ADD: usize = 1_000;
 const ROUNDS: usize = 7;
 const GETS: usize = 200;
 
-fn user_batch(from: usize, to: usize) -> Vec<Imported> {
+fn user_batch(from: usize, to: usize) -> Vec<Value> {
     (from..to)
         .map(|i| {
-            let doc = iris_scim::resource::document_from_request(
-                iris_scim::schema::user_type(),
-                &json!({"userName": format!("bench{i}@example.com"), "active": true,
-                        "emails": [{"type": "work", "value": format!("bench{i}@example.com"), "primary": true}]}),
-            )
-            .unwrap();
-            let write = iris_core::resources::resource_write(
-                    iris_core::ResourceKind::User,
-                uuid::Uuid::now_v7().to_string(),
-                doc,
-                "2026-01-01T00:00:00Z".into(),
-            )
-            .unwrap();
-            Imported {
-                write,
-                created: "2026-01-01T00:00:00Z".into(),
-                version: 1,
-            }
+            json!({"userName": format!("bench{i}@example.com"), "active": true,
+                   "emails": [{"type": "work", "value": format!("bench{i}@example.com"), "primary": true}]})
         })
         .collect()
 }
@@ -104,26 +87,15 @@ async fn measure(app: TestApp) -> TestApp {
     let mut ids = Vec::with_capacity(pool);
     for (n, from) in (0..pool).step_by(1000).enumerate() {
         let batch = user_batch(from, (from + 1000).min(pool));
-        ids.extend(batch.iter().map(|u| u.write.id.clone()));
-        app.store
-            .import(app.tenant.scope(), iris_core::ResourceKind::User, &batch)
-            .await
-            .unwrap();
+        ids.extend(app.admin.import_users(&batch).await);
         if n.is_power_of_two() {
             analyze(&app).await;
         }
     }
     let (small_members, rest) = ids.split_at(SMALL);
     let (big_members, extra) = rest.split_at(BIG);
-    let mut group_ids = Vec::new();
-    for name in ["small", "big"] {
-        let reply = app
-            .post("/Groups", &json!({"displayName": name}))
-            .await
-            .expect(StatusCode::CREATED);
-        group_ids.push(reply.body["id"].as_str().unwrap().to_owned());
-    }
-    let (small, big) = (group_ids[0].clone(), group_ids[1].clone());
+    let small = app.create_group(&json!({"displayName": "small"})).await;
+    let big = app.create_group(&json!({"displayName": "big"})).await;
     app.patch(
         &format!("/Groups/{small}"),
         &json!({"Operations": [{"op": "add", "path": "members", "value": members(small_members)}]}),
@@ -134,19 +106,7 @@ async fn measure(app: TestApp) -> TestApp {
         if n.is_power_of_two() {
             analyze(&app).await;
         }
-        let refs: Vec<_> = chunk
-            .iter()
-            .map(|id| iris_scim::patch::MemberRef {
-                value: id.clone(),
-                member_type: None,
-            })
-            .collect();
-        let rejected = app
-            .store
-            .import_members(app.tenant.scope(), &big, &refs)
-            .await
-            .unwrap();
-        assert!(rejected.is_none());
+        app.admin.import_members(&big, chunk).await;
     }
     analyze(&app).await;
     let setup = setup.elapsed();
@@ -196,10 +156,7 @@ async fn measure(app: TestApp) -> TestApp {
     let full_read = start.elapsed();
     assert_eq!(full.body["members"].as_array().unwrap().len(), BIG);
 
-    let backend = match app.backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
+    let backend = app.backend.name();
     let (pb, ps) = (median(patch_big), median(patch_small));
     let (gb, gs) = (median(get_big), median(get_small));
     println!(

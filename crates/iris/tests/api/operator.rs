@@ -96,6 +96,14 @@ impl Operator {
         }
     }
 
+    /// `iris tenant create NAME --json`, which must succeed: the tenant's URL, token and token id.
+    pub async fn create_tenant(&self, name: &str) -> Value {
+        self.run(&["tenant", "create", name, "--json"])
+            .await
+            .ok()
+            .json()
+    }
+
     /// Starts `iris serve` on this operator's port, logging into `dir`, and waits until ready.
     pub async fn serve(&self, dir: &Path, extra: &[&str]) -> Server {
         let stdout = dir.join("serve.stdout");

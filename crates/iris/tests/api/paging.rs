@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Reply, SCIM_JSON, TestApp};
+use crate::harness::{LIST_RESPONSE, Reply, SCIM_JSON, SEARCH_REQUEST, TestApp};
 
 const USERS: usize = 23;
 
@@ -35,10 +35,7 @@ async fn page(app: &TestApp, query: &str) -> Reply {
         .get(&format!("/Users?{query}"))
         .await
         .expect(StatusCode::OK);
-    assert_eq!(
-        reply.body["schemas"],
-        json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
-    );
+    assert_eq!(reply.body["schemas"], json!([LIST_RESPONSE]));
     reply
 }
 
@@ -250,7 +247,7 @@ async fn search_by_post_answers_exactly_like_get(app: TestApp) -> TestApp {
         ("startIndex=30", json!({"startIndex": 30})),
     ];
     for (query, mut body) in cases {
-        body["schemas"] = json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]);
+        body["schemas"] = json!([SEARCH_REQUEST]);
         let by_get = page(&app, query).await;
         let by_post = app
             .post("/Users/.search", &body)

@@ -121,21 +121,13 @@ async fn patching_over_http_equals_patching_in_memory(app: TestApp) -> TestApp {
         let (mut body, patch) = strategy.new_tree(&mut runner).unwrap().current();
         body["userName"] = json!(format!("user{case}@example.com"));
         let id = app.create_user(&body).await;
-        let before = app
-            .get(&format!("/Users/{id}"))
-            .await
-            .expect(StatusCode::OK)
-            .body;
+        let before = app.get_user(&id).await;
 
         let mut expected = document_from_request(user_type(), &body).unwrap();
         let in_memory = iris_scim::patch::apply_patch(user_type(), &mut expected, &patch);
 
         let reply = app.patch(&format!("/Users/{id}"), &patch).await;
-        let after = app
-            .get(&format!("/Users/{id}"))
-            .await
-            .expect(StatusCode::OK)
-            .body;
+        let after = app.get_user(&id).await;
         match in_memory {
             Ok(_) => {
                 assert_eq!(

@@ -5,12 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, patch_body};
 use crate::operator::Operator;
-
-fn patch_op(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
-}
 
 /// `iris tenant rejected NAME --json` against the test's database, newest first.
 async fn rejected(app: &TestApp, tenant: &str, extra: &[&str]) -> Vec<Value> {
@@ -38,7 +34,7 @@ async fn every_refused_patch_is_kept_with_its_body_and_error(app: TestApp) -> Te
     .await
     .expect_error(StatusCode::BAD_REQUEST, Some("invalidSyntax"));
     // 2. A path that does not parse, next to a password that must never be kept.
-    let bad_path = patch_op(json!([
+    let bad_path = patch_body(json!([
         {"op": "replace", "path": "password", "value": "Sup3r-secret"},
         {"op": "Replace", "path": "emails[type eq]", "value": "x@example.com"}
     ]));
@@ -48,30 +44,25 @@ async fn every_refused_patch_is_kept_with_its_body_and_error(app: TestApp) -> Te
     // 3. An unknown user.
     app.patch(
         "/Users/00000000-0000-0000-0000-000000000000",
-        &patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
+        &patch_body(json!([{"op": "replace", "path": "active", "value": false}])),
     )
     .await
     .expect(StatusCode::NOT_FOUND);
     // 4. A stale version.
     let stale = app
-        .request(Method::PATCH, &user)
-        .header("if-match", "W/\"999\"")
-        .header("content-type", "application/scim+json")
-        .body(patch_op(json!([{"op": "replace", "path": "title", "value": "x"}])).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
-    // 5. A group PATCH naming a member that does not exist.
-    let group = app
-        .post(
-            "/Groups",
-            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Kept"}),
+        .send_with_header(
+            Method::PATCH,
+            &user,
+            ("if-match", "W/\"999\""),
+            Some(&patch_body(
+                json!([{"op": "replace", "path": "title", "value": "x"}]),
+            )),
         )
-        .await
-        .expect(StatusCode::CREATED);
-    let group_id = group.body["id"].as_str().unwrap().to_owned();
-    let add_unknown = patch_op(json!([{"op": "Add", "path": "members",
+        .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    // 5. A group PATCH naming a member that does not exist.
+    let group_id = app.create_group_named("Kept").await;
+    let add_unknown = patch_body(json!([{"op": "Add", "path": "members",
                                       "value": [{"$ref": null, "value": "no-such-user"}]}]));
     app.patch(&format!("/Groups/{group_id}"), &add_unknown)
         .await
@@ -79,7 +70,7 @@ async fn every_refused_patch_is_kept_with_its_body_and_error(app: TestApp) -> Te
     // Accepted PATCHes are not recorded.
     app.patch(
         &user,
-        &patch_op(json!([{"op": "Replace", "path": "active", "value": "False"}])),
+        &patch_body(json!([{"op": "Replace", "path": "active", "value": "False"}])),
     )
     .await
     .expect(StatusCode::OK);
@@ -158,15 +149,16 @@ async fn every_refused_patch_is_kept_with_its_body_and_error(app: TestApp) -> Te
 async fn a_tenant_sees_only_its_own_refusals(app: TestApp) -> TestApp {
     let (other_url, other_token) = app.other_tenant("other-refusals").await;
     let reply = app
-        .http
-        .patch(format!("{other_url}/Users/nobody"))
-        .bearer_auth(&other_token)
-        .header("content-type", "application/scim+json")
-        .body(patch_op(json!([{"op": "replace", "path": "active", "value": false}])).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::NOT_FOUND);
+        .send_as(
+            Some(&other_token),
+            Method::PATCH,
+            &format!("{other_url}/Users/nobody"),
+            Some(&patch_body(
+                json!([{"op": "replace", "path": "active", "value": false}]),
+            )),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(rejected(&app, &app.tenant_name, &[]).await.is_empty());
     let theirs = rejected(&app, "other-refusals", &[]).await;
     assert_eq!(theirs.len(), 1);

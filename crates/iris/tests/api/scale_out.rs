@@ -1,115 +1,95 @@
 //! Scale-out: several `iris serve` processes on one database behave as one server. Two real
-//! processes (the built binary) share a fresh database; the checks go over HTTP.
+//! processes (the built binary) share a fresh database, on PostgreSQL and on one SQLite file too
+//! (on one machine); the checks go over HTTP.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestDatabase};
+use crate::harness::patch_body;
+use crate::operator::{Operator, Server, str_field};
 
-const IRIS: &str = env!("CARGO_BIN_EXE_iris");
-
-/// An `iris serve` child process, killed when dropped.
-struct ServeProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn iris(database: &str, args: &[&str]) -> std::process::Output {
-    Command::new(IRIS)
-        .arg("--database")
-        .arg(database)
-        .args(args)
-        .env("IRIS_LOG", "warn")
-        .output()
-        .expect("run iris")
-}
-
-async fn serve(database: &str) -> ServeProcess {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let child = Command::new(IRIS)
-        .args([
-            "--database",
-            database,
-            "--public-url",
-            &url,
-            "serve",
-            "--no-bootstrap",
-        ])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("IRIS_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn iris serve");
-    let process = ServeProcess { child, url };
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        let ready = client.get(format!("{}/readyz", process.url)).send().await;
-        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return process;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("iris serve on {} did not become ready", process.url);
-}
-
+/// Two `iris serve` processes on one database, and the token of their tenant.
 struct Cluster {
-    a: ServeProcess,
-    b: ServeProcess,
+    a: Server,
+    b: Server,
     token: String,
     token_id: String,
     http: reqwest::Client,
+    /// Where the two processes write their output.
+    _logs: [tempfile::TempDir; 2],
 }
 
 impl Cluster {
     async fn start(database: &str) -> Self {
-        let created = iris(database, &["tenant", "create", "acme", "--json"]);
-        assert!(
-            created.status.success(),
-            "{}",
-            String::from_utf8_lossy(&created.stderr)
+        let created = Operator::new(database).create_tenant("acme").await;
+        let logs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let (a, b) = (Operator::new(database), Operator::new(database));
+        let (a, b) = tokio::join!(
+            a.serve(logs[0].path(), &["--no-bootstrap"]),
+            b.serve(logs[1].path(), &["--no-bootstrap"])
         );
-        let out: Value = serde_json::from_slice(&created.stdout).unwrap();
-        let (a, b) = tokio::join!(serve(database), serve(database));
         Self {
             a,
             b,
-            token: out["token"].as_str().unwrap().to_owned(),
-            token_id: out["token_id"].as_str().unwrap().to_owned(),
+            token: str_field(&created, "token").to_owned(),
+            token_id: str_field(&created, "token_id").to_owned(),
             http: reqwest::Client::new(),
+            _logs: logs,
         }
     }
 
-    fn users_url(node: &ServeProcess) -> String {
-        format!("{}/scim/v2/acme/Users", node.url)
+    /// The process that serves the `i`-th request of a scenario: the two take turns.
+    fn node(&self, i: usize) -> &Server {
+        if i.is_multiple_of(2) {
+            &self.a
+        } else {
+            &self.b
+        }
     }
 
-    fn groups_url(node: &ServeProcess) -> String {
-        format!("{}/scim/v2/acme/Groups", node.url)
+    /// `path` under the tenant URL of `node`.
+    fn url(node: &Server, path: &str) -> String {
+        format!("{}/scim/v2/acme{path}", node.url)
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let r = req.bearer_auth(&self.token).send().await.unwrap();
+    /// A request with the tenant's token (and a JSON body): the status and the JSON answer.
+    async fn send(&self, method: Method, url: String, body: Option<&Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await.unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates a resource through `node` (at `/Users` or `/Groups`); returns its id.
+    async fn create(&self, node: &Server, endpoint: &str, body: Value) -> String {
+        let (status, created) = self
+            .send(Method::POST, Self::url(node, endpoint), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends every `(url, PatchOp operations)` at once; returns the statuses.
+    async fn patch_at_once(&self, patches: Vec<(String, Value)>) -> Vec<StatusCode> {
+        let mut tasks = Vec::new();
+        for (url, ops) in patches {
+            let req = self
+                .http
+                .patch(url)
+                .bearer_auth(&self.token)
+                .json(&patch_body(ops));
+            tasks.push(tokio::spawn(
+                async move { req.send().await.unwrap().status() },
+            ));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        statuses
     }
 }
 
@@ -120,16 +100,14 @@ async fn racing_creates_of_one_user_name_give_one_201_and_one_409(database: Stri
         let twin = json!({"userName": format!("RACE-{i}@example.com")});
         let (x, y) = tokio::join!(
             cluster.send(
-                cluster
-                    .http
-                    .post(Cluster::users_url(&cluster.a))
-                    .json(&body)
+                Method::POST,
+                Cluster::url(&cluster.a, "/Users"),
+                Some(&body)
             ),
             cluster.send(
-                cluster
-                    .http
-                    .post(Cluster::users_url(&cluster.b))
-                    .json(&twin)
+                Method::POST,
+                Cluster::url(&cluster.b, "/Users"),
+                Some(&twin)
             ),
         );
         let mut statuses = [x.0, y.0];
@@ -148,9 +126,9 @@ async fn racing_creates_of_one_user_name_give_one_201_and_one_409(database: Stri
     }
     let (status, list) = cluster
         .send(
-            cluster
-                .http
-                .get(format!("{}?count=0", Cluster::users_url(&cluster.b))),
+            Method::GET,
+            Cluster::url(&cluster.b, "/Users?count=0"),
+            None,
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -172,39 +150,24 @@ async fn concurrent_optimistic_patches_of_one_user_lose_no_update(database: Stri
 /// user: every element lands, and the version counts every write.
 async fn concurrent_adds_to_one_user_land(database: &str, attribute: &str, suffix: &str) {
     let cluster = Cluster::start(database).await;
-    let (status, user) = cluster
-        .send(
-            cluster
-                .http
-                .post(Cluster::users_url(&cluster.a))
-                .json(&json!({"userName": "shared"})),
-        )
+    let id = cluster
+        .create(&cluster.a, "/Users", json!({"userName": "shared"}))
         .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let id = user["id"].as_str().unwrap().to_owned();
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
-        let url = format!("{}/{id}", Cluster::users_url(node));
-        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "add", "path": attribute, "value": [{"value": format!("e{i}{suffix}")}]}]});
-        let req = cluster
-            .http
-            .patch(url)
-            .bearer_auth(&cluster.token)
-            .json(&body);
-        tasks.push(tokio::spawn(
-            async move { req.send().await.unwrap().status() },
-        ));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    let patches = (0..24)
+        .map(|i| {
+            let url = Cluster::url(cluster.node(i), &format!("/Users/{id}"));
+            let ops = json!([{"op": "add", "path": attribute, "value": [{"value": format!("e{i}{suffix}")}]}]);
+            (url, ops)
+        })
+        .collect();
+    for status in cluster.patch_at_once(patches).await {
+        assert_eq!(status, StatusCode::OK);
     }
     let (_, user) = cluster
         .send(
-            cluster
-                .http
-                .get(format!("{}/{id}", Cluster::users_url(&cluster.b))),
+            Method::GET,
+            Cluster::url(&cluster.b, &format!("/Users/{id}")),
+            None,
         )
         .await;
     let mut values: Vec<&str> = user[attribute]
@@ -229,51 +192,29 @@ async fn concurrent_member_adds_to_one_group_through_two_processes_lose_no_membe
     let cluster = Cluster::start(&database).await;
     let mut members = Vec::new();
     for i in 0..24 {
-        let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
-        let (status, user) = cluster
-            .send(
-                cluster
-                    .http
-                    .post(Cluster::users_url(node))
-                    .json(&json!({"userName": format!("m{i}@example.com")})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{user}");
-        members.push(user["id"].as_str().unwrap().to_owned());
+        let body = json!({"userName": format!("m{i}@example.com")});
+        members.push(cluster.create(cluster.node(i), "/Users", body).await);
     }
-    let (status, group) = cluster
-        .send(
-            cluster
-                .http
-                .post(Cluster::groups_url(&cluster.b))
-                .json(&json!({"displayName": "shared"})),
-        )
+    let id = cluster
+        .create(&cluster.b, "/Groups", json!({"displayName": "shared"}))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{group}");
-    let id = group["id"].as_str().unwrap().to_owned();
-    let mut tasks = Vec::new();
-    for (i, member) in members.iter().enumerate() {
-        let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
-        let url = format!("{}/{id}", Cluster::groups_url(node));
-        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "Add", "path": "members", "value": [{"$ref": null, "value": member}]}]});
-        let req = cluster
-            .http
-            .patch(url)
-            .bearer_auth(&cluster.token)
-            .json(&body);
-        tasks.push(tokio::spawn(
-            async move { req.send().await.unwrap().status() },
-        ));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), StatusCode::NO_CONTENT);
+    let patches = members
+        .iter()
+        .enumerate()
+        .map(|(i, member)| {
+            let url = Cluster::url(cluster.node(i), &format!("/Groups/{id}"));
+            let ops = json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": member}]}]);
+            (url, ops)
+        })
+        .collect();
+    for status in cluster.patch_at_once(patches).await {
+        assert_eq!(status, StatusCode::NO_CONTENT);
     }
     let (_, group) = cluster
         .send(
-            cluster
-                .http
-                .get(format!("{}/{id}", Cluster::groups_url(&cluster.a))),
+            Method::GET,
+            Cluster::url(&cluster.a, &format!("/Groups/{id}")),
+            None,
         )
         .await;
     let mut got: Vec<&str> = group["members"]
@@ -293,63 +234,23 @@ async fn a_token_revoked_by_the_cli_is_refused_by_every_process_at_once(database
     let cluster = Cluster::start(&database).await;
     for node in [&cluster.a, &cluster.b] {
         let (status, _) = cluster
-            .send(cluster.http.get(Cluster::users_url(node)))
+            .send(Method::GET, Cluster::url(node, "/Users"), None)
             .await;
         assert_eq!(status, StatusCode::OK);
     }
-    let revoked = iris(&database, &["token", "revoke", &cluster.token_id]);
-    assert!(
-        revoked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoked.stderr)
-    );
+    Operator::new(&database)
+        .run(&["token", "revoke", &cluster.token_id])
+        .await
+        .ok();
     for node in [&cluster.a, &cluster.b] {
         let (status, body) = cluster
-            .send(cluster.http.get(Cluster::users_url(node)))
+            .send(Method::GET, Cluster::url(node, "/Users"), None)
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     }
 }
 
-/// Runs a scale-out scenario on a fresh database of `backend`.
-async fn on<F, Fut>(backend: Backend, scenario: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let Some(db) = TestDatabase::create(backend).await else {
-        return;
-    };
-    let outcome = tokio::spawn(scenario(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-macro_rules! scale_out_tests {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::on(crate::harness::Backend::Postgres, super::$name).await;
-                }
-            )*
-        }
-        /// Several processes may share one SQLite file too (on one machine).
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::on(crate::harness::Backend::Sqlite, super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
-scale_out_tests!(
+crate::on_both_databases!(
     racing_creates_of_one_user_name_give_one_201_and_one_409,
     concurrent_patches_of_one_user_through_two_processes_lose_no_update,
     concurrent_optimistic_patches_of_one_user_lose_no_update,

@@ -27,11 +27,7 @@ async fn request(
 
 /// Seeds a tenant on `source` over HTTP and returns (tenant URL path suffix, token, users as read).
 async fn seed(source: &Operator) -> (String, Vec<Value>) {
-    let created = source
-        .run(&["tenant", "create", "acme", "--json"])
-        .await
-        .ok()
-        .json();
+    let created = source.create_tenant("acme").await;
     let token = str_field(&created, "token").to_owned();
     let dir = tempfile::tempdir().unwrap();
     let server = source.serve(dir.path(), &["--no-bootstrap"]).await;

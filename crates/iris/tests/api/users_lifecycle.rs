@@ -2,24 +2,9 @@
 //! disable, delete, with the request bodies Entra sends.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{SCIM_JSON, TestApp};
-
-fn entra_create_body() -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
-        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-        "userName": "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
-        "active": true,
-        "emails": [{"primary": true, "type": "work",
-                    "value": "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com"}],
-        "meta": {"resourceType": "User"},
-        "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
-        "roles": []
-    })
-}
+use crate::harness::{ENTERPRISE, LIST_RESPONSE, SCIM_JSON, TestApp, entra_user};
 
 async fn test_connection_finds_no_user_for_a_random_guid(app: TestApp) -> TestApp {
     let guid = uuid::Uuid::new_v4();
@@ -29,10 +14,7 @@ async fn test_connection_finds_no_user_for_a_random_guid(app: TestApp) -> TestAp
             .await
             .expect(StatusCode::OK);
         assert_eq!(reply.content_type(), SCIM_JSON);
-        assert_eq!(
-            reply.body["schemas"][0],
-            "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-        );
+        assert_eq!(reply.body["schemas"][0], LIST_RESPONSE);
         assert_eq!(reply.body["totalResults"], 0);
         assert_eq!(reply.body["Resources"], json!([]));
         assert_eq!(reply.body["startIndex"], 1);
@@ -49,10 +31,10 @@ async fn test_connection_finds_no_user_for_a_random_guid(app: TestApp) -> TestAp
 async fn entra_create_match_update_disable_delete_cycle(app: TestApp) -> TestApp {
     // Create.
     let created = app
-        .post("/Users", &entra_create_body())
+        .post("/Users", &entra_user())
         .await
         .expect(StatusCode::CREATED);
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let id = created.id();
     assert_eq!(created.content_type(), SCIM_JSON);
     assert_eq!(
         created.header("location").unwrap(),
@@ -79,25 +61,17 @@ async fn entra_create_match_update_disable_delete_cycle(app: TestApp) -> TestApp
     assert_eq!(matched.resources()[0]["id"], id.as_str());
 
     // Update: entra-compat §3.5.1, every op with its own path and a capitalised op name.
-    let update = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-    "Operations": [
+    let update = json!([
         {"op": "Replace", "path": "displayName", "value": "Pvlo"},
         {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "TestBcwqnm@test.microsoft.com"},
         {"op": "Replace", "path": "name.givenName", "value": "Gtfd"},
         {"op": "Replace", "path": "name.familyName", "value": "Pkqf"},
         {"op": "Replace", "path": "externalId", "value": "Eqpj"},
         {"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "value": "Eqpj"}
-    ]});
-    let patched = app
-        .patch(&format!("/Users/{id}"), &update)
-        .await
-        .expect(StatusCode::OK);
+    ]);
+    let patched = app.patch_user(&id, update).await.expect(StatusCode::OK);
     assert_eq!(patched.body["displayName"], "Pvlo");
-    let user = app
-        .get(&format!("/Users/{id}"))
-        .await
-        .expect(StatusCode::OK)
-        .body;
+    let user = app.get_user(&id).await;
     assert_eq!(
         user["emails"],
         json!([{"primary": true, "type": "work", "value": "TestBcwqnm@test.microsoft.com"}])
@@ -107,10 +81,7 @@ async fn entra_create_match_update_disable_delete_cycle(app: TestApp) -> TestApp
         json!({"formatted": "givenName familyName", "familyName": "Pkqf", "givenName": "Gtfd"})
     );
     assert_eq!(user["externalId"], "Eqpj");
-    assert_eq!(
-        user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"],
-        "Eqpj"
-    );
+    assert_eq!(user[ENTERPRISE]["employeeNumber"], "Eqpj");
     assert_eq!(
         user["userName"],
         "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee"
@@ -118,16 +89,12 @@ async fn entra_create_match_update_disable_delete_cycle(app: TestApp) -> TestApp
     assert_eq!(user["meta"]["version"], "W/\"2\"");
 
     // Disable, with Entra's string boolean.
-    let disable = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
-    app.patch(&format!("/Users/{id}"), &disable)
-        .await
-        .expect(StatusCode::OK);
     let user = app
-        .get(&format!("/Users/{id}"))
-        .await
-        .expect(StatusCode::OK)
-        .body;
+        .patch_user_and_get(
+            &id,
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )
+        .await;
     assert_eq!(user["active"], false, "stored as a JSON boolean");
     // Disabled users stay visible to filters.
     let found = app
@@ -138,14 +105,7 @@ async fn entra_create_match_update_disable_delete_cycle(app: TestApp) -> TestApp
     assert_eq!(inactive.body["totalResults"], 1);
 
     // Delete, then it is gone.
-    let deleted = app
-        .delete(&format!("/Users/{id}"))
-        .await
-        .expect(StatusCode::NO_CONTENT);
-    assert!(deleted.text.is_empty());
-    app.get(&format!("/Users/{id}"))
-        .await
-        .expect_error(StatusCode::NOT_FOUND, None);
+    app.delete_and_expect_gone(&format!("/Users/{id}")).await;
     app.delete(&format!("/Users/{id}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, None);
