@@ -32,6 +32,27 @@ use crate::tenants::Tenant;
 /// Events deleted per retention transaction: small enough that writers never wait long.
 pub const PURGE_BATCH: u32 = 1000;
 
+/// Cycles read to find the newest one that provisioned anything (probes come between them).
+const STATUS_LOOKBACK: u32 = 50;
+
+/// What an operator needs at a glance about one tenant.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantStatus {
+    pub tenant: String,
+    /// When the newest cycle's last request came.
+    pub last_request: Option<String>,
+    /// The newest cycle (a Test Connection included).
+    pub last_cycle: Option<Cycle>,
+    /// The newest cycle that was not a Test Connection: what the verdict judges.
+    pub last_provisioning_cycle: Option<Cycle>,
+    /// Failed requests ÷ requests of that cycle.
+    pub failure_rate: f64,
+    pub health: Health,
+    pub reason: String,
+    /// The most recent refusal, if there is one.
+    pub last_failure: Option<ProvisioningEvent>,
+}
+
 #[derive(Clone)]
 pub struct ProvisioningLog {
     store: Arc<dyn Store>,
@@ -78,6 +99,55 @@ impl ProvisioningLog {
         query: &EventQuery,
     ) -> CoreResult<Vec<ProvisioningEvent>> {
         Ok(self.store.events(tenant.scope(), query).await?)
+    }
+
+    /// A page of the tenant's cycles, newest first.
+    pub async fn cycles(
+        &self,
+        tenant: &Tenant,
+        before: Option<&str>,
+        limit: u32,
+    ) -> CoreResult<Vec<Cycle>> {
+        Ok(self
+            .store
+            .cycles(tenant.scope(), before, limit.clamp(1, 1000))
+            .await?)
+    }
+
+    /// The tenant's status: its newest cycles, the failure rate and the verdict (as of `now`).
+    pub async fn status(
+        &self,
+        tenant: &Tenant,
+        settings: &CycleSettings,
+        now: time::OffsetDateTime,
+    ) -> CoreResult<TenantStatus> {
+        let recent = self.cycles(tenant, None, STATUS_LOOKBACK).await?;
+        let last = recent.first().cloned();
+        let real = recent
+            .iter()
+            .find(|c| c.kind != CycleKind::TestConnection)
+            .cloned();
+        let (health, reason) = health(last.as_ref(), real.as_ref(), now, settings);
+        let failures = EventQuery {
+            status: Some(StatusFilter::Failure),
+            newest_first: true,
+            limit: 1,
+            ..EventQuery::default()
+        };
+        let last_failure = self.events(tenant, &failures).await?.into_iter().next();
+        Ok(TenantStatus {
+            tenant: tenant.name().to_owned(),
+            last_request: last.as_ref().map(|c| c.ended.clone()),
+            failure_rate: real
+                .as_ref()
+                .or(last.as_ref())
+                .map_or(0.0, |c| c.counts.failure_rate()),
+            last_cycle: last,
+            last_provisioning_cycle: real,
+            health,
+            reason,
+            last_failure,
+        })
     }
 
     /// Purges every tenant's events past its retention; how many went. Called hourly by
