@@ -128,6 +128,12 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<(
                 .map_err(core_error)?;
             println!("tenant '{name}' enabled");
         }
+        TenantCommand::Status { name, json } => {
+            return crate::log_cli::tenant_status(config, &name, json).await;
+        }
+        TenantCommand::Retention { name, days } => {
+            return crate::log_cli::set_retention(config, &name, days).await;
+        }
         TenantCommand::Rejected { name, limit, json } => {
             let tenant = tenants.find(&name).await.map_err(core_error)?;
             let query = EventQuery {

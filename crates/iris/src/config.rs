@@ -76,6 +76,10 @@ struct Overrides {
     db_max_connections: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     no_bootstrap: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cycle_idle_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cycle_interval_minutes: Option<u64>,
 }
 
 impl Config {
@@ -91,6 +95,8 @@ impl Config {
             overrides.max_body_bytes = serve.max_body_bytes;
             overrides.db_max_connections = serve.db_max_connections;
             overrides.no_bootstrap = serve.no_bootstrap.then_some(true);
+            overrides.cycle_idle_seconds = serve.cycle_idle_seconds;
+            overrides.cycle_interval_minutes = serve.cycle_interval_minutes;
         }
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &cli.config {

@@ -30,12 +30,19 @@ struct Pending {
     segments: Vec<(OffsetDateTime, ActivitySegment)>,
 }
 
+/// How long after its last flush a tenant's cycle is flushed once more, with no new requests:
+/// changes are counted only once their transactions are surely done (see `record_activity`), so
+/// the last ones of a burst need a later pass.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What this process served since the last flush, per tenant name.
 #[derive(Clone)]
 pub struct ActivityTracker {
     store: Arc<dyn Store>,
     settings: CycleSettings,
     pending: Arc<Mutex<HashMap<String, Pending>>>,
+    /// Tenants flushed recently, and when to flush them once more.
+    settling: Arc<Mutex<HashMap<String, (Tenant, std::time::Instant)>>>,
 }
 
 impl ActivityTracker {
@@ -44,6 +51,7 @@ impl ActivityTracker {
             store,
             settings,
             pending: Arc::default(),
+            settling: Arc::default(),
         }
     }
 
@@ -108,10 +116,29 @@ impl ActivityTracker {
     /// Adds everything pending to the tenants' cycles. A tenant named only by refused requests is
     /// looked up; an unknown name is dropped (metrics still counted the requests).
     pub async fn flush(&self) -> CoreResult<()> {
-        let drained: Vec<(String, Pending)> = match self.pending.lock() {
+        let mut drained: Vec<(String, Pending)> = match self.pending.lock() {
             Ok(mut pending) => pending.drain().collect(),
             Err(_) => return Ok(()),
         };
+        let now = std::time::Instant::now();
+        if let Ok(mut settling) = self.settling.lock() {
+            let due: Vec<String> = settling
+                .iter()
+                .filter(|(name, (_, at))| *at <= now && !drained.iter().any(|(n, _)| n == *name))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in due {
+                if let Some((tenant, _)) = settling.remove(&name) {
+                    drained.push((
+                        name,
+                        Pending {
+                            tenant: Some(tenant),
+                            segments: Vec::new(),
+                        },
+                    ));
+                }
+            }
+        }
         for (name, pending) in drained {
             let tenant = match pending.tenant {
                 Some(t) => Some(t),
@@ -124,6 +151,11 @@ impl ActivityTracker {
             let Some(tenant) = tenant else { continue };
             let segments: Vec<ActivitySegment> =
                 pending.segments.into_iter().map(|(_, s)| s).collect();
+            if !segments.is_empty()
+                && let Ok(mut settling) = self.settling.lock()
+            {
+                settling.insert(name.clone(), (tenant.clone(), now + SETTLE));
+            }
             if let Err(e) = self
                 .store
                 .record_activity(tenant.scope(), &segments, &self.settings)
