@@ -29,7 +29,10 @@ fn core_error(e: CoreError) -> anyhow::Error {
 
 async fn services(config: &Config) -> anyhow::Result<(TenantService, ProvisioningLog)> {
     let store = open_store(config).await?;
-    Ok((TenantService::new(store.clone()), ProvisioningLog::new(store)))
+    Ok((
+        TenantService::new(store.clone()),
+        ProvisioningLog::new(store),
+    ))
 }
 
 /// A time given as RFC 3339 or as an age before now (`90s`, `15m`, `2h`, `7d`).
@@ -64,12 +67,21 @@ fn query(args: &LogArgs, now: OffsetDateTime) -> anyhow::Result<EventQuery> {
         .status
         .as_deref()
         .map(|s| {
-            StatusFilter::parse(s)
-                .ok_or_else(|| anyhow!("--status takes success, failure or an HTTP status, not '{s}'"))
+            StatusFilter::parse(s).ok_or_else(|| {
+                anyhow!("--status takes success, failure or an HTTP status, not '{s}'")
+            })
         })
         .transpose()?;
-    let since = args.since.as_deref().map(|s| parse_time(s, now)).transpose()?;
-    let until = args.until.as_deref().map(|s| parse_time(s, now)).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, now))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| parse_time(s, now))
+        .transpose()?;
     // `after_id` is exclusive; the bound of a time is below every id of that time.
     Ok(EventQuery {
         after_id: since.map(id_bound),
@@ -122,7 +134,11 @@ pub async fn run(config: &Config, args: LogArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn print_cycles(log: &ProvisioningLog, tenant: &Tenant, args: &LogArgs) -> anyhow::Result<()> {
+async fn print_cycles(
+    log: &ProvisioningLog,
+    tenant: &Tenant,
+    args: &LogArgs,
+) -> anyhow::Result<()> {
     let cycles = log
         .cycles(tenant, None, args.limit)
         .await
@@ -166,13 +182,24 @@ fn text_line(e: &ProvisioningEvent) -> String {
     let mut what: Vec<String> = e
         .changes
         .iter()
-        .map(|c| format!("{}: {} -> {}", c.attribute, shown(c.old.as_ref()), shown(c.new.as_ref())))
+        .map(|c| {
+            format!(
+                "{}: {} -> {}",
+                c.attribute,
+                shown(c.old.as_ref()),
+                shown(c.new.as_ref())
+            )
+        })
         .collect();
     if let Some(members) = e.members_summary() {
         what.push(format!("members {members}"));
     }
     if let Some(detail) = &e.detail {
-        let scim_type = e.scim_type.as_deref().map(|t| format!("{t}: ")).unwrap_or_default();
+        let scim_type = e
+            .scim_type
+            .as_deref()
+            .map(|t| format!("{t}: "))
+            .unwrap_or_default();
         what.push(format!("{scim_type}{detail}"));
     }
     if !e.quirks.is_empty() {
@@ -184,8 +211,16 @@ fn text_line(e: &ProvisioningEvent) -> String {
         e.client.as_str(),
         e.operation.as_str(),
         e.resource_type.name(),
-        if e.identity.is_empty() { "-" } else { &e.identity },
-        if e.resource_id.is_empty() { "" } else { &e.resource_id },
+        if e.identity.is_empty() {
+            "-"
+        } else {
+            &e.identity
+        },
+        if e.resource_id.is_empty() {
+            ""
+        } else {
+            &e.resource_id
+        },
         e.status,
         what.join("; "),
         e.request_id
@@ -319,7 +354,11 @@ fn cycle_text(c: &Cycle, now: OffsetDateTime) -> String {
 
 fn status_text(s: &TenantStatus, now: OffsetDateTime) -> String {
     let mut out = format!("Tenant:        {}\n", s.tenant);
-    out.push_str(&format!("Health:        {} — {}\n", s.health.as_str(), s.reason));
+    out.push_str(&format!(
+        "Health:        {} — {}\n",
+        s.health.as_str(),
+        s.reason
+    ));
     match &s.last_request {
         Some(at) => out.push_str(&format!("Last request:  {at} ({})\n", ago(at, now))),
         None => out.push_str("Last request:  never\n"),
@@ -328,20 +367,32 @@ fn status_text(s: &TenantStatus, now: OffsetDateTime) -> String {
         out.push_str(&format!("Last cycle:    {}\n", cycle_text(c, now)));
     }
     if let Some(c) = &s.last_cycle
-        && s.last_provisioning_cycle.as_ref().is_none_or(|p| p.id != c.id)
+        && s.last_provisioning_cycle
+            .as_ref()
+            .is_none_or(|p| p.id != c.id)
     {
         out.push_str(&format!("Newest:        {}\n", cycle_text(c, now)));
     }
-    out.push_str(&format!("Failure rate:  {:.1} % of the last cycle's requests\n", s.failure_rate * 100.0));
+    out.push_str(&format!(
+        "Failure rate:  {:.1} % of the last cycle's requests\n",
+        s.failure_rate * 100.0
+    ));
     if let Some(e) = &s.last_failure {
         out.push_str(&format!(
             "Last failure:  {} {} {}/{} {} {}{}\n",
             e.at,
             e.method,
             e.resource_type.name(),
-            if e.resource_id.is_empty() { &e.identity } else { &e.resource_id },
+            if e.resource_id.is_empty() {
+                &e.identity
+            } else {
+                &e.resource_id
+            },
             e.status,
-            e.scim_type.as_deref().map(|t| format!("{t}: ")).unwrap_or_default(),
+            e.scim_type
+                .as_deref()
+                .map(|t| format!("{t}: "))
+                .unwrap_or_default(),
             e.detail.as_deref().unwrap_or_default()
         ));
     }
@@ -370,8 +421,14 @@ mod tests {
     #[test]
     fn times_are_rfc_3339_or_ages() {
         let now = OffsetDateTime::parse("2026-12-02T12:00:00Z", &Rfc3339).unwrap();
-        assert_eq!(parse_time("2h", now).unwrap(), now - time::Duration::hours(2));
-        assert_eq!(parse_time("7d", now).unwrap(), now - time::Duration::days(7));
+        assert_eq!(
+            parse_time("2h", now).unwrap(),
+            now - time::Duration::hours(2)
+        );
+        assert_eq!(
+            parse_time("7d", now).unwrap(),
+            now - time::Duration::days(7)
+        );
         assert_eq!(
             parse_time("2026-12-01T00:00:00Z", now).unwrap(),
             OffsetDateTime::parse("2026-12-01T00:00:00Z", &Rfc3339).unwrap()

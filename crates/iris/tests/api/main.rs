@@ -22,6 +22,7 @@ mod membership_versions;
 mod operator;
 mod paging;
 mod patch_properties;
+mod provisioning_log;
 mod rejected_requests;
 mod scale_out;
 mod transfer;

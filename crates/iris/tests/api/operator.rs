@@ -12,7 +12,7 @@ use serde_json::Value;
 pub const IRIS: &str = env!("CARGO_BIN_EXE_iris");
 
 /// Settings that would leak in from the environment of whoever runs the suite.
-pub const IRIS_ENV: [&str; 9] = [
+pub const IRIS_ENV: [&str; 11] = [
     "IRIS_CONFIG",
     "IRIS_DATABASE_URL",
     "IRIS_PUBLIC_URL",
@@ -22,6 +22,8 @@ pub const IRIS_ENV: [&str; 9] = [
     "IRIS_DB_MAX_CONNECTIONS",
     "IRIS_NO_BOOTSTRAP",
     "IRIS_LOG",
+    "IRIS_CYCLE_IDLE_SECONDS",
+    "IRIS_CYCLE_INTERVAL_MINUTES",
 ];
 
 pub fn command(database: &str, public_url: &str) -> tokio::process::Command {
