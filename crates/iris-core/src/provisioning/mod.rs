@@ -72,7 +72,21 @@ impl ProvisioningLog {
         request: RefusedRequest<'_>,
         error: &ScimError,
     ) {
-        let event = refused_event(context, request, error);
+        let mut event = refused_event(context, request, error);
+        if event.identity.is_empty()
+            && !event.resource_id.is_empty()
+            && !event.resource_id.chars().any(char::is_control)
+        {
+            // A refused PATCH or DELETE names the resource by id only: show its name, as the
+            // other events of its history do (a lookup paid only by refusals).
+            if let Ok(Some(current)) = self
+                .store
+                .get(tenant.scope(), request.kind, request.resource_id)
+                .await
+            {
+                event.identity = identity_of(request.kind, &current.doc);
+            }
+        }
         tracing::warn!(
             tenant = tenant.name(),
             method = %context.method,

@@ -195,7 +195,7 @@ async fn a_replayed_entra_session_yields_exactly_its_events_and_cycles(app: Test
         ("members-added", "Group", "Staff", 200),
         ("disable", "User", "bob@contoso.com", 200),
         ("members-removed", "Group", "Staff", 200),
-        ("update", "User", "", 400),
+        ("update", "User", "cid@contoso.com", 400),
     ]
     .into_iter()
     .map(|(a, b, c, d)| (a.to_owned(), b.to_owned(), c.to_owned(), d))
