@@ -39,6 +39,16 @@ pub mod names {
     pub const MEMBERS_PER_OPERATION: &str = "maxMembersPerPatchOperation";
 }
 
+/// The limits as `ServiceProviderConfig` advertises them, under
+/// [`crate::schema::LIMITS_EXTENSION`].
+pub fn advertised() -> serde_json::Value {
+    serde_json::json!({
+        names::PATCH_OPERATIONS: MAX_PATCH_OPERATIONS,
+        names::MEMBERS_PER_OPERATION: MAX_MEMBERS_PER_OPERATION,
+        names::VALUES_PER_ATTRIBUTE: MAX_VALUES_PER_ATTRIBUTE,
+    })
+}
+
 /// A PATCH request with more than [`MAX_PATCH_OPERATIONS`] operations.
 pub(crate) fn too_many_operations(count: usize) -> ScimError {
     ScimError::payload_too_large(format!(

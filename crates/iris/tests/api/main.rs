@@ -18,6 +18,7 @@ mod errors;
 mod filters;
 mod groups;
 mod groups_bench;
+mod limits;
 mod operator;
 mod paging;
 mod patch_properties;
