@@ -19,6 +19,14 @@ pub const KEPT_PER_TENANT: u32 = 1000;
 /// Longest body kept, in bytes; the rest is cut off (and the cut is noted).
 pub const MAX_RECORDED_BODY: usize = 64 * 1024;
 
+/// Longest body written to the log with the warning about a refusal; the record keeps more.
+pub const MAX_LOGGED_BODY: usize = 1024;
+
+/// What a NUL character is recorded as. PostgreSQL's text columns cannot hold NUL, and a refused
+/// request may well carry one (`PATCH /Users/a%00b`); this is how `escape_debug` writes it, as in
+/// the error details that quote such input.
+const NUL_RECORDED_AS: &str = "\\0";
+
 /// One refused request as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RejectedRequest {
@@ -64,28 +72,27 @@ impl RejectionLog {
         request: RefusedRequest<'_>,
         error: &ScimError,
     ) {
-        let body = recorded_body(request.body);
-        tracing::warn!(
-            tenant = tenant_name,
-            method = request.method,
-            resource = request.resource_type,
-            id = request.resource_id,
-            status = error.status,
-            detail = %error.detail,
-            %body,
-            "request refused"
-        );
         let entry = RejectedRequest {
             id: uuid::Uuid::now_v7().to_string(),
             received_at: clock::now(),
-            method: request.method.to_owned(),
-            resource_type: request.resource_type.to_owned(),
-            resource_id: request.resource_id.to_owned(),
+            method: storable(request.method),
+            resource_type: storable(request.resource_type),
+            resource_id: storable(request.resource_id),
             status: error.status,
             scim_type: error.scim_type.map(|t| t.as_str().to_owned()),
-            detail: error.detail.clone(),
-            body,
+            detail: storable(&error.detail),
+            body: recorded_body(request.body),
         };
+        tracing::warn!(
+            tenant = tenant_name,
+            method = %entry.method,
+            resource = %entry.resource_type,
+            id = %entry.resource_id,
+            status = error.status,
+            detail = %entry.detail,
+            body = %truncate(entry.body.clone(), MAX_LOGGED_BODY),
+            "request refused"
+        );
         if let Err(e) = self
             .store
             .insert_rejected_request(tenant, &entry, KEPT_PER_TENANT)
@@ -102,7 +109,7 @@ impl RejectionLog {
 }
 
 /// The body to keep: JSON with its passwords redacted (re-serialised compactly), or the raw text
-/// when it is not JSON, unless that text mentions a password at all.
+/// when it is not JSON, unless that text mentions a password at all; NUL written storably.
 fn recorded_body(raw: &[u8]) -> String {
     let text = match serde_json::from_slice::<Value>(raw) {
         Ok(json) => redact_passwords(&json).to_string(),
@@ -115,7 +122,12 @@ fn recorded_body(raw: &[u8]) -> String {
             }
         }
     };
-    truncate(text, MAX_RECORDED_BODY)
+    truncate(storable(&text), MAX_RECORDED_BODY)
+}
+
+/// `text` with every NUL written as [`NUL_RECORDED_AS`], so that both databases can store it.
+fn storable(text: &str) -> String {
+    text.replace('\0', NUL_RECORDED_AS)
 }
 
 fn truncate(mut text: String, max: usize) -> String {
@@ -187,6 +199,16 @@ mod tests {
         let broken = recorded_body(br#"{"op": "replace", "path": "password", "value": "s3cret""#);
         assert!(!broken.contains("s3cret"), "{broken}");
         assert_eq!(recorded_body(b"{not json"), "{not json");
+    }
+
+    #[test]
+    fn nul_characters_are_recorded_escaped_as_the_error_details_write_them() {
+        assert_eq!(storable("a\0b\0"), "a\\0b\\0");
+        assert_eq!(storable("a\0b"), "a\0b".escape_debug().to_string());
+        assert_eq!(storable("plain"), "plain");
+        // Raw text that is not JSON keeps what it says, NUL included, readably.
+        let body = recorded_body(b"{\"op\": \"add\"\0");
+        assert_eq!(body, "{\"op\": \"add\"\\0");
     }
 
     #[test]

@@ -12,6 +12,8 @@ use crate::operator::{Operator, secret_of, str_field, users_status};
 async fn create_and_use_a_tenant(database: &str) {
     let dir = tempfile::tempdir().unwrap();
     let op = Operator::new(database);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    op.run(&["migrate"]).await.ok();
     let created = op
         .run(&["tenant", "create", "acme", "--json"])
         .await
@@ -90,6 +92,8 @@ async fn a_second_token_is_listed_without_secrets_and_revocation_takes_effect_at
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let op = Operator::new(&db.url);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    op.run(&["migrate"]).await.ok();
     let first = op
         .run(&["tenant", "create", "acme", "--json"])
         .await
@@ -193,6 +197,8 @@ async fn tenant_list_disable_and_enable_take_effect_at_once() {
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let op = Operator::new(&db.url);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    op.run(&["migrate"]).await.ok();
     let acme = op
         .run(&["tenant", "create", "acme", "--json"])
         .await
@@ -260,6 +266,8 @@ async fn tenant_list_disable_and_enable_take_effect_at_once() {
 async fn bad_tenant_names_duplicates_and_unknown_ids_fail_with_a_clear_message() {
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
     let op = Operator::new(&db.url);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    op.run(&["migrate"]).await.ok();
     for bad in [
         "Acme",
         "-acme",
@@ -317,6 +325,8 @@ async fn serve_finishes_gracefully_on_sigterm() {
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let op = Operator::new(&db.url);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    op.run(&["migrate"]).await.ok();
     let acme = op
         .run(&["tenant", "create", "acme", "--json"])
         .await

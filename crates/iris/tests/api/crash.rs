@@ -21,6 +21,8 @@ type Acknowledged = Arc<Mutex<Vec<(String, Option<String>)>>>;
 async fn acknowledged_writes_survive_a_kill(database: &str) {
     let dir = tempfile::tempdir().unwrap();
     let op = Operator::new(database);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    op.run(&["migrate"]).await.ok();
     let created = op
         .run(&["tenant", "create", "crash", "--json"])
         .await

@@ -19,6 +19,7 @@ mod filters;
 mod groups;
 mod groups_bench;
 mod limits;
+mod logs_and_admin;
 mod operator;
 mod paging;
 mod patch_properties;

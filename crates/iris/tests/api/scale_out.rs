@@ -81,6 +81,13 @@ struct Cluster {
 
 impl Cluster {
     async fn start(database: &str) -> Self {
+        // Admin commands work on an existing database; `iris migrate` creates one.
+        let migrated = iris(database, &["migrate"]);
+        assert!(
+            migrated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
         let created = iris(database, &["tenant", "create", "acme", "--json"]);
         assert!(
             created.status.success(),
