@@ -7,8 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use iris_scim::ScimError;
-use iris_scim::limits;
-use iris_scim::schema::{self, LIMITS_EXTENSION, LIST_RESPONSE, SERVICE_PROVIDER_CONFIG};
+use iris_scim::schema::{self, LIST_RESPONSE, SERVICE_PROVIDER_CONFIG};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -41,7 +40,7 @@ async fn service_provider_config(
 ) -> Response {
     let base = state.tenant_url(tenant.name());
     let body = json!({
-        "schemas": [SERVICE_PROVIDER_CONFIG, LIMITS_EXTENSION],
+        "schemas": [SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://github.com/iris-scim/iris#readme",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": state.config.max_body_bytes},
@@ -63,8 +62,6 @@ async fn service_provider_config(
             "description": "Authentication with a per-tenant bearer token issued by `iris token issue`.",
             "primary": true,
         }],
-        // The per-request limits, which the core schema has no attributes for (README, "Limits").
-        LIMITS_EXTENSION: limits::advertised(),
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base}/ServiceProviderConfig"),

@@ -1,7 +1,10 @@
 //! How much one request may ask of Iris (issues 17 and 18). Each limit is a named constant, checked
 //! where the input is consumed — the PATCH engine for operations and their results, resource
-//! validation for POST and PUT bodies — and answered with its own SCIM error naming it. The
-//! discovery endpoint advertises them (`ServiceProviderConfig`) and README.md explains them.
+//! validation for POST and PUT bodies — and answered with its own SCIM error naming it.
+//! README.md ("Limits") documents them. `ServiceProviderConfig` cannot carry them: RFC 7643 §5
+//! has no attribute for them (`patch` holds only `supported`, `bulk` describes `/Bulk`), and
+//! strict clients refuse any other attribute, an extension schema's included (scim2-models, the
+//! library of the RFC compliance checker in CI, fails discovery on one).
 //!
 //! Status codes: a *request* that is too big to process (too many operations, too many members in
 //! one operation) is `413 Payload Too Large`, as RFC 7644 §3.7.4 answers a bulk request over
@@ -31,22 +34,11 @@ pub const MAX_VALUES_PER_ATTRIBUTE: usize = 1_000;
 /// at least several hundred); a group of any size can still be filled, ten thousand per operation.
 pub const MAX_MEMBERS_PER_OPERATION: usize = 10_000;
 
-/// The names the limits are advertised and explained under (`ServiceProviderConfig`, README.md,
-/// error details).
+/// The names the limits are documented under (README.md) and named by in error details.
 pub mod names {
     pub const PATCH_OPERATIONS: &str = "maxPatchOperations";
     pub const VALUES_PER_ATTRIBUTE: &str = "maxValuesPerAttribute";
     pub const MEMBERS_PER_OPERATION: &str = "maxMembersPerPatchOperation";
-}
-
-/// The limits as `ServiceProviderConfig` advertises them, under
-/// [`crate::schema::LIMITS_EXTENSION`].
-pub fn advertised() -> serde_json::Value {
-    serde_json::json!({
-        names::PATCH_OPERATIONS: MAX_PATCH_OPERATIONS,
-        names::MEMBERS_PER_OPERATION: MAX_MEMBERS_PER_OPERATION,
-        names::VALUES_PER_ATTRIBUTE: MAX_VALUES_PER_ATTRIBUTE,
-    })
 }
 
 /// A PATCH request with more than [`MAX_PATCH_OPERATIONS`] operations.

@@ -15,10 +15,6 @@ pub const SERVICE_PROVIDER_CONFIG: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
-/// Iris's extension of `ServiceProviderConfig`: the limits of `crate::limits`, which RFC 7643 §5
-/// has no attributes for (`patch` holds only `supported`; `bulk` describes `/Bulk`).
-pub const LIMITS_EXTENSION: &str =
-    "urn:ietf:params:scim:schemas:extension:iris:2.0:ServiceProviderConfig";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttrType {

@@ -42,14 +42,7 @@ async fn get_ok(app: &TestApp, path: &str) -> Value {
 
 async fn service_provider_config_describes_what_iris_supports(app: TestApp) -> TestApp {
     let spc = get_ok(&app, "/ServiceProviderConfig").await;
-    // The core schema, and Iris's extension with its limits (limits_advertised.rs).
-    assert_eq!(
-        spc["schemas"],
-        json!([
-            SPC,
-            "urn:ietf:params:scim:schemas:extension:iris:2.0:ServiceProviderConfig"
-        ])
-    );
+    assert_eq!(spc["schemas"], json!([SPC]));
     assert_eq!(spc["patch"], json!({"supported": true}));
     assert_eq!(spc["filter"]["supported"], true);
     let max = spc["filter"]["maxResults"]

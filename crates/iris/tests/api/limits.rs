@@ -1,11 +1,12 @@
 //! Bounded work per request (issues 17 and 18): the limits of `iris_scim::limits` over HTTP, on
 //! both databases. A request over a limit gets its SCIM error naming the limit and writes nothing;
-//! a request at the limits is applied in full; `ServiceProviderConfig` advertises them.
+//! a request at the limits is applied in full; `ServiceProviderConfig` advertises those RFC 7643
+//! has attributes for.
 
 use iris_scim::limits::{
     MAX_MEMBERS_PER_OPERATION, MAX_PATCH_OPERATIONS, MAX_VALUES_PER_ATTRIBUTE, names,
 };
-use iris_scim::schema::{LIMITS_EXTENSION, PATCH_OP};
+use iris_scim::schema::PATCH_OP;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -191,30 +192,51 @@ async fn a_members_operation_over_the_member_limit_is_413(app: TestApp) -> TestA
     app
 }
 
-async fn service_provider_config_advertises_the_limits(app: TestApp) -> TestApp {
+/// The attributes RFC 7643 §5 defines for `ServiceProviderConfig`.
+const SPC_ATTRIBUTES: [&str; 11] = [
+    "schemas",
+    "documentationUri",
+    "patch",
+    "bulk",
+    "filter",
+    "changePassword",
+    "sort",
+    "etag",
+    "authenticationSchemes",
+    "meta",
+    // RFC 9865 §4.
+    "pagination",
+];
+
+async fn service_provider_config_advertises_the_limits_it_has_attributes_for_and_nothing_else(
+    app: TestApp,
+) -> TestApp {
     let spc = app
         .get("/ServiceProviderConfig")
         .await
         .expect(StatusCode::OK)
         .body;
-    assert!(
-        spc["schemas"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(LIMITS_EXTENSION)),
-        "{spc}"
-    );
+    // The body limit and the page size are where RFC 7643 and RFC 9865 put them.
     assert_eq!(
-        spc[LIMITS_EXTENSION],
-        json!({
-            "maxPatchOperations": MAX_PATCH_OPERATIONS,
-            "maxMembersPerPatchOperation": MAX_MEMBERS_PER_OPERATION,
-            "maxValuesPerAttribute": MAX_VALUES_PER_ATTRIBUTE,
-        })
+        spc["bulk"]["maxPayloadSize"],
+        256 * 1024,
+        "the harness's body limit"
     );
-    // `patch` keeps the core schema's shape; the body size is where RFC 7643 puts it.
+    assert_eq!(spc["filter"]["maxResults"], 1000);
+    assert_eq!(spc["pagination"]["maxPageSize"], 1000);
+    // The PATCH and value limits have no attribute there (README.md documents them): any other
+    // attribute, an extension schema's included, makes strict clients fail discovery.
     assert_eq!(spc["patch"], json!({"supported": true}));
-    assert_eq!(spc["bulk"]["maxPayloadSize"], 256 * 1024);
+    for key in spc.as_object().unwrap().keys() {
+        assert!(
+            SPC_ATTRIBUTES.contains(&key.as_str()),
+            "'{key}' is not an RFC 7643 attribute"
+        );
+    }
+    assert_eq!(
+        spc["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
+    );
     app
 }
 
@@ -302,6 +324,6 @@ crate::on_both_backends!(
     a_patch_that_would_grow_an_attribute_past_the_value_limit_is_400_and_writes_nothing,
     a_user_with_more_values_than_the_limit_is_400_and_not_created,
     a_members_operation_over_the_member_limit_is_413,
-    service_provider_config_advertises_the_limits,
+    service_provider_config_advertises_the_limits_it_has_attributes_for_and_nothing_else,
     large_multi_valued_attributes_are_stored_whole_or_refused_whole_never_a_500,
 );
