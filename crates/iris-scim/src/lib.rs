@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod patch;
 pub mod projection;
 pub mod provisioning_log;

@@ -25,12 +25,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             server::serve(&config, listener, server::shutdown_signal()).await
         }
         Command::Migrate => {
-            let store = server::open_store(&config).await?;
-            println!(
-                "database {} is up to date",
-                server::redact_url(&config.database)
-            );
-            drop(store);
+            let applied = server::migrate(&config).await?;
+            for migration in &applied {
+                println!("applied migration {migration}");
+            }
+            let database = server::redact_url(&config.database);
+            if applied.is_empty() {
+                println!("database {database} was already up to date");
+            } else {
+                println!("database {database} is up to date");
+            }
             Ok(())
         }
         Command::Tenant(c) => admin::tenant(&config, c).await,

@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::cli::{LogArgs, LogCommand};
 use crate::config::Config;
-use crate::server::open_store;
+use crate::server::open_existing_store;
 
 /// The system Iris is, in the `Target System` column.
 const TARGET_SYSTEM: &str = "Iris";
@@ -28,7 +28,7 @@ fn core_error(e: CoreError) -> anyhow::Error {
 }
 
 async fn services(config: &Config) -> anyhow::Result<(TenantService, ProvisioningLog)> {
-    let store = open_store(config).await?;
+    let store = open_existing_store(config).await?;
     Ok((
         TenantService::new(store.clone()),
         ProvisioningLog::new(store),

@@ -20,7 +20,9 @@ pub use events::{
     modification, settle_members,
 };
 pub use query::{EventQuery, StatusFilter, id_bound};
-pub use refusals::{MAX_RECORDED_BODY, RefusedRequest, redact_passwords, refused_event};
+pub use refusals::{
+    MAX_LOGGED_BODY, MAX_RECORDED_BODY, RefusedRequest, redact_passwords, refused_event, storable,
+};
 pub use tracker::{ActivitySegment, ActivityTracker};
 
 use iris_scim::ScimError;
@@ -94,7 +96,7 @@ impl ProvisioningLog {
             id = request.resource_id,
             status = error.status,
             detail = %error.detail,
-            body = event.body.as_deref().unwrap_or_default(),
+            body = %refusals::truncate(event.body.clone().unwrap_or_default(), MAX_LOGGED_BODY),
             "request refused"
         );
         if let Err(e) = self

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
+use crate::limits;
 use crate::resource::Document;
 use crate::schema::{AttrType, Attribute, Schema};
 
@@ -21,8 +22,13 @@ pub(super) fn apply(
     kind: OpKind,
     value: Option<&Value>,
 ) -> ScimResult<()> {
-    let current = slot::get(doc, core, target.schema, target.attr).cloned();
+    let current = slot::take(doc, core, target.schema, target.attr);
     let next = next_value(target, kind, current, value)?;
+    if let Some(Value::Array(items)) = &next
+        && target.attr.max_values.is_some_and(|max| items.len() > max)
+    {
+        return Err(limits::too_many_values(target.attr.name));
+    }
     slot::put(doc, core, target.schema, target.attr, next);
     Ok(())
 }

@@ -74,6 +74,10 @@ mod validate;
 mod value;
 
 #[cfg(test)]
+mod cost;
+#[cfg(test)]
+mod limit_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
+use crate::limits;
 
 /// The three PATCH operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +63,9 @@ pub(super) fn parse_operations(body: &Value) -> ScimResult<Vec<Operation<'_>>> {
     let Some(ops) = ops.as_array() else {
         return Err(ScimError::invalid_syntax("'Operations' must be an array"));
     };
+    if ops.len() > limits::MAX_PATCH_OPERATIONS {
+        return Err(limits::too_many_operations(ops.len()));
+    }
     ops.iter()
         .enumerate()
         .map(|(i, op)| parse_operation(i, op))

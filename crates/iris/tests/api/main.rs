@@ -18,6 +18,8 @@ mod errors;
 mod filters;
 mod groups;
 mod groups_bench;
+mod limits;
+mod logs_and_admin;
 mod membership_versions;
 mod operator;
 mod paging;

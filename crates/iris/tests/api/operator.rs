@@ -99,7 +99,10 @@ impl Operator {
     }
 
     /// `iris tenant create NAME --json`, which must succeed: the tenant's URL, token and token id.
+    /// Creates tenant `name` (and the database first, if it is new: admin commands work only on
+    /// an existing database, `iris migrate` creates one).
     pub async fn create_tenant(&self, name: &str) -> Value {
+        self.run(&["migrate"]).await.ok();
         self.run(&["tenant", "create", name, "--json"])
             .await
             .ok()
