@@ -5,6 +5,7 @@ pub mod error;
 pub mod filter;
 pub mod patch;
 pub mod projection;
+pub mod provisioning_log;
 pub mod resource;
 pub mod schema;
 
