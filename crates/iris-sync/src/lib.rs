@@ -1,0 +1,9 @@
+//! Iris's provisioning engine, the other half of the SCIM contract: it reads a directory export
+//! (CSV or JSON Lines), decides who is in scope, maps attributes with Entra's expression
+//! language, and drives any SCIM endpoint in cycles, recording its state and a provisioning log
+//! in Iris's database. The Entra simulator rehearses Entra's exact requests against a server.
+//!
+//! Depends on `iris-scim` (the provisioning-log layout) and not on the store: the target is
+//! reached over HTTP only.
+
+pub mod expr;
