@@ -7,3 +7,6 @@
 //! reached over HTTP only.
 
 pub mod expr;
+pub mod mapping;
+pub mod scope;
+pub mod source;

@@ -38,7 +38,10 @@ fn tokenize(format: &str) -> Vec<Token> {
             't' => Token::AmPm,
             'z' | 'K' => Token::Offset(run),
             '\'' | '"' => {
-                let end = chars[i + 1..].iter().position(|&x| x == c).map(|p| p + i + 1);
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&x| x == c)
+                    .map(|p| p + i + 1);
                 let end = end.unwrap_or(chars.len());
                 out.extend(chars[i + 1..end].iter().map(|&ch| Token::Literal(ch)));
                 i = end + 1;
@@ -244,7 +247,12 @@ mod tests {
     #[test]
     fn twelve_hour_clocks_offsets_and_literals() {
         assert_eq!(
-            reformat("3/16/2020 7:05:09 PM", "M/d/yyyy h:mm:ss tt", "yyyy-MM-ddTHH:mm:ss").as_deref(),
+            reformat(
+                "3/16/2020 7:05:09 PM",
+                "M/d/yyyy h:mm:ss tt",
+                "yyyy-MM-ddTHH:mm:ss"
+            )
+            .as_deref(),
             Some("2020-03-16T19:05:09")
         );
         assert_eq!(

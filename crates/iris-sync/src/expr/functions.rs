@@ -58,9 +58,7 @@ impl Function {
     }
 
     pub fn name(self) -> &'static str {
-        ALL.iter()
-            .find(|(f, _)| *f == self)
-            .map_or("?", |(_, n)| n)
+        ALL.iter().find(|(f, _)| *f == self).map_or("?", |(_, n)| n)
     }
 
     /// Smallest and largest number of arguments (`None`: any number).

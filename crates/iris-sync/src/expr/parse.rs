@@ -256,7 +256,10 @@ impl Parser {
                     Token::Number(n) => Ok(Expr::Number(n)),
                     Token::Ident(name) => self.call(&name, column, depth),
                     Token::End => Err(Lexer::err(column, "expression ends too early")),
-                    other => Err(Lexer::err(column, format!("unexpected {}", describe(&other)))),
+                    other => Err(Lexer::err(
+                        column,
+                        format!("unexpected {}", describe(&other)),
+                    )),
                 }
             }
         }
@@ -308,13 +311,12 @@ impl Parser {
             };
             return Err(Lexer::err(
                 column,
-                format!(
-                    "{name} takes {expected} arguments, {} given",
-                    args.len()
-                ),
+                format!("{name} takes {expected} arguments, {} given", args.len()),
             ));
         }
-        function.check_args(&args).map_err(|m| Lexer::err(column, m))?;
+        function
+            .check_args(&args)
+            .map_err(|m| Lexer::err(column, m))?;
         Ok(Expr::Call { function, args })
     }
 }
@@ -383,9 +385,7 @@ mod tests {
     #[test]
     fn comparisons_parse_inside_iif() {
         let e = parse(r#"IIF([country]="USA",[country],[department])"#).unwrap();
-        let Expr::Call { args, .. } = e else {
-            panic!()
-        };
+        let Expr::Call { args, .. } = e else { panic!() };
         assert!(matches!(
             args[0],
             Expr::Compare {

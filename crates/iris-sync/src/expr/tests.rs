@@ -114,13 +114,33 @@ fn iif() {
 #[test]
 fn is_present_is_null_or_empty_is_null() {
     check(&[
-        ("IsPresent([displayName])", &[("displayName", "A")], Some("True")),
-        ("IsPresent([displayName])", &[("displayName", "")], Some("False")),
+        (
+            "IsPresent([displayName])",
+            &[("displayName", "A")],
+            Some("True"),
+        ),
+        (
+            "IsPresent([displayName])",
+            &[("displayName", "")],
+            Some("False"),
+        ),
         ("IsPresent([displayName])", &[], Some("False")),
         ("IsNullOrEmpty([displayName])", &[], Some("True")),
-        ("IsNullOrEmpty([displayName])", &[("displayName", "")], Some("True")),
-        ("IsNullOrEmpty([displayName])", &[("displayName", "A")], Some("False")),
-        ("IsNull([displayName])", &[("displayName", "")], Some("False")),
+        (
+            "IsNullOrEmpty([displayName])",
+            &[("displayName", "")],
+            Some("True"),
+        ),
+        (
+            "IsNullOrEmpty([displayName])",
+            &[("displayName", "A")],
+            Some("False"),
+        ),
+        (
+            "IsNull([displayName])",
+            &[("displayName", "")],
+            Some("False"),
+        ),
         ("IsNull([displayName])", &[], Some("True")),
         (
             "Switch(IsPresent([directManager]), [skiplevelManager], \"True\", [directManager])",
@@ -144,11 +164,7 @@ fn join() {
             Some("John"),
         ),
         (r#"Join(" ", [givenName], [surname])"#, &[], None),
-        (
-            r#"Join("", 1000, "42")"#,
-            &[],
-            Some("100042"),
-        ),
+        (r#"Join("", 1000, "42")"#, &[], Some("100042")),
     ]);
     let multi: BTreeMap<String, Value> = [(
         "proxyaddresses".to_owned(),
@@ -173,7 +189,11 @@ fn left() {
 #[test]
 fn mid() {
     check(&[
-        ("Mid([givenName], 1, 3)", &[("givenName", "John")], Some("Joh")),
+        (
+            "Mid([givenName], 1, 3)",
+            &[("givenName", "John")],
+            Some("Joh"),
+        ),
         ("Mid([surname], 1, 5)", &[("surname", "Doe")], Some("Doe")),
         (r#"Mid("abcdef", 3, 2)"#, &[], Some("cd")),
         (r#"Mid("abcdef", 5, 10)"#, &[], Some("ef")),
@@ -183,9 +203,21 @@ fn mid() {
 #[test]
 fn not() {
     check(&[
-        ("Not([IsSoftDeleted])", &[("IsSoftDeleted", "True")], Some("False")),
-        ("Not([IsSoftDeleted])", &[("IsSoftDeleted", "False")], Some("True")),
-        ("Not([IsSoftDeleted])", &[("IsSoftDeleted", "true")], Some("False")),
+        (
+            "Not([IsSoftDeleted])",
+            &[("IsSoftDeleted", "True")],
+            Some("False"),
+        ),
+        (
+            "Not([IsSoftDeleted])",
+            &[("IsSoftDeleted", "False")],
+            Some("True"),
+        ),
+        (
+            "Not([IsSoftDeleted])",
+            &[("IsSoftDeleted", "true")],
+            Some("False"),
+        ),
         ("Not([missing])", &[], Some("True")),
     ]);
 }
@@ -300,7 +332,10 @@ fn to_lower_and_to_upper() {
     check(&[
         (
             r#"ToLower(Join("@", NormalizeDiacritics(StripSpaces(Join(".",  [PreferredFirstName], [PreferredLastName]))), "contoso.com"))"#,
-            &[("PreferredFirstName", "John"), ("PreferredLastName", "Smith")],
+            &[
+                ("PreferredFirstName", "John"),
+                ("PreferredLastName", "Smith"),
+            ],
             Some("john.smith@contoso.com"),
         ),
         (r#"ToUpper("abc", "en-US")"#, &[], Some("ABC")),
@@ -314,8 +349,16 @@ fn trim_strip_spaces_normalize_diacritics_split() {
     check(&[
         (r#"Trim("  Jo Doe  ")"#, &[], Some("Jo Doe")),
         (r#"StripSpaces(" Jo Doe ")"#, &[], Some("JoDoe")),
-        ("NormalizeDiacritics([givenName])", &[("givenName", "Zoë")], Some("Zoe")),
-        (r#"NormalizeDiacritics("Jéssica Smith")"#, &[], Some("Jessica Smith")),
+        (
+            "NormalizeDiacritics([givenName])",
+            &[("givenName", "Zoë")],
+            Some("Zoe"),
+        ),
+        (
+            r#"NormalizeDiacritics("Jéssica Smith")"#,
+            &[],
+            Some("Jessica Smith"),
+        ),
     ]);
     let e = Expression::parse(r#"Split([extensionAttribute5], ",")"#).unwrap();
     let got = e.evaluate(&attrs(&[(
