@@ -6,7 +6,11 @@
 //! Depends on `iris-scim` (the provisioning-log layout) and not on the store: the target is
 //! reached over HTTP only.
 
+pub mod engine;
 pub mod expr;
+pub mod job;
 pub mod mapping;
 pub mod scope;
 pub mod source;
+pub mod state;
+pub mod target;

@@ -57,6 +57,9 @@ pub enum Command {
         /// File to read; standard input if omitted.
         input: Option<PathBuf>,
     },
+    /// The provisioning engine: sync a directory export into any SCIM endpoint (docs/sync.md).
+    #[command(subcommand)]
+    Sync(crate::sync_cli::SyncCommand),
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod server;
+pub mod sync_cli;
 pub mod telemetry;
 
 use cli::{Cli, Command};
@@ -38,5 +39,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::export(&config, &tenant, output.as_deref()).await
         }
         Command::Import { input } => admin::import(&config, input.as_deref()).await,
+        Command::Sync(c) => sync_cli::sync(&config, c).await,
     }
 }

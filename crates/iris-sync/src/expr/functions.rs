@@ -89,7 +89,7 @@ impl Function {
     /// Checks that need more than a count; the message is shown with the function's column.
     pub fn check_args(self, args: &[Expr]) -> Result<(), String> {
         match self {
-            Self::Switch if args.len() % 2 != 0 => Err(format!(
+            Self::Switch if !args.len().is_multiple_of(2) => Err(format!(
                 "Switch takes a source, a default and key/value pairs; with {} arguments a key has no value",
                 args.len()
             )),
