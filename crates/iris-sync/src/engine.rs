@@ -1029,6 +1029,15 @@ pub async fn run_cycle(
                     detail: format!("the target refused the credentials ({})", r.status),
                 });
             }
+            Ok(r) if r.status.is_server_error() => {
+                runner.stop = Some(Quarantine {
+                    reason: "EncounteredQuarantineException".into(),
+                    detail: format!(
+                        "the target answers {} to the start-of-cycle query, after {} attempts",
+                        r.status, r.attempts
+                    ),
+                });
+            }
             Err(e) => {
                 runner.stop = Some(Quarantine {
                     reason: "EncounteredQuarantineException".into(),
