@@ -11,6 +11,7 @@ pub mod expr;
 pub mod job;
 pub mod mapping;
 pub mod scope;
+pub mod simulate;
 pub mod source;
 pub mod state;
 pub mod target;

@@ -60,6 +60,9 @@ pub enum Command {
     /// The provisioning engine: sync a directory export into any SCIM endpoint (docs/sync.md).
     #[command(subcommand)]
     Sync(crate::sync_cli::SyncCommand),
+    /// Rehearse an identity provider's provisioning against any SCIM server.
+    #[command(subcommand)]
+    Simulate(crate::sync_cli::SimulateCommand),
 }
 
 #[derive(Debug, Args)]

@@ -40,5 +40,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { input } => admin::import(&config, input.as_deref()).await,
         Command::Sync(c) => sync_cli::sync(&config, c).await,
+        Command::Simulate(c) => sync_cli::simulate(c).await,
     }
 }

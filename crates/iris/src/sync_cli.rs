@@ -65,6 +65,35 @@ pub enum SyncCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SimulateCommand {
+    /// Run Microsoft Entra ID's provisioning against a SCIM server: Test Connection, an initial
+    /// and an incremental cycle with Entra's request shapes, a verdict per step, and whether
+    /// Entra would quarantine the job. Exits non-zero when a step fails or it would quarantine.
+    Entra {
+        /// The Tenant URL, as pasted into Entra (http://…).
+        #[arg(long)]
+        url: String,
+        /// The Secret Token (or IRIS_SIMULATE_TOKEN).
+        #[arg(long, env = "IRIS_SIMULATE_TOKEN", hide_env_values = true)]
+        token: String,
+        /// How many users the cycles provision (at least 4).
+        #[arg(long, default_value_t = 5)]
+        users: usize,
+        /// `aad` (Entra's default PATCH) or `rfc` (aadOptscim062020); default from the URL.
+        #[arg(long)]
+        dialect: Option<String>,
+        /// Skip the group steps (for user-only servers).
+        #[arg(long)]
+        no_groups: bool,
+        /// Leave the simulated users and groups in the target.
+        #[arg(long)]
+        keep: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum JobCommand {
     /// Define a job.
     Create(Box<JobArgs>),
@@ -520,6 +549,42 @@ async fn log(
         }
     } else {
         print!("{}", provisioning_log::render_csv(&records));
+    }
+    Ok(())
+}
+
+pub async fn simulate(command: SimulateCommand) -> anyhow::Result<()> {
+    let SimulateCommand::Entra {
+        url,
+        token,
+        users,
+        dialect,
+        no_groups,
+        keep,
+        json,
+    } = command;
+    let dialect = match dialect {
+        Some(d) => Some(Dialect::parse(&d).ok_or_else(|| anyhow!("--dialect must be aad or rfc"))?),
+        None => None,
+    };
+    let options = iris_sync::simulate::Options {
+        url,
+        token,
+        users,
+        dialect,
+        groups: !no_groups,
+        keep,
+    };
+    let report = iris_sync::simulate::run(&options)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    if report.worst() == iris_sync::simulate::Verdict::Fail || report.quarantine.would_quarantine {
+        bail!("the simulated Entra job would not run cleanly against this server");
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ mod paging;
 mod patch_properties;
 mod rejected_requests;
 mod scale_out;
+mod simulate;
 mod sync;
 mod transfer;
 mod users_crud;
