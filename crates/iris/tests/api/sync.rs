@@ -660,7 +660,50 @@ async fn a_sync_killed_in_the_middle_of_a_cycle_neither_duplicates_nor_skips(
     app
 }
 
+async fn sync_start_runs_a_cycle_at_once_and_stops_on_sigterm(app: TestApp) -> TestApp {
+    let sync = Sync::new(&app);
+    sync.write(&[user("u1", "ann@contoso.com", "Sales", true)]);
+    sync.create_job("hr", &app.tenant_url, &app.token, &[])
+        .await;
+    let log = sync.source.with_file_name("start.stdout");
+    let mut child = crate::operator::command(&sync.op.database, &sync.op.public_url)
+        .args(["sync", "start", "--json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while find_user(&app, "ann@contoso.com").await.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "sync start did not run a first cycle"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Wait for the cycle to be recorded, then stop the long-running process.
+    while sync.status("hr").await["last_cycle"]["finished"].is_null() {
+        assert!(Instant::now() < deadline, "the first cycle did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("sync start ignored SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let out = std::fs::read_to_string(&log).unwrap();
+    let report: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(report["users"]["created"], 1, "{out}");
+    app
+}
+
 crate::on_both_backends!(
+    sync_start_runs_a_cycle_at_once_and_stops_on_sigterm,
     a_csv_directory_is_provisioned_and_kept_in_sync_in_entras_default_dialect,
     a_csv_directory_is_provisioned_and_kept_in_sync_in_the_rfc_dialect,
     a_dry_run_reports_the_changes_and_sends_nothing,
