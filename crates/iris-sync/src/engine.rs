@@ -953,7 +953,8 @@ pub async fn run_cycle(
         def.target.limits.clone(),
     )
     .map_err(EngineError::Target)?;
-    let user_state = store.objects(name, ObjectKind::User).await?;
+    // Users: only the summaries (a large directory's mapped values are read per changed user).
+    let user_state = store.object_index(name, ObjectKind::User).await?;
     let group_state = store.objects(name, ObjectKind::Group).await?;
     let kind = if row.last_finished.is_none() && user_state.is_empty() && group_state.is_empty() {
         "initial"
@@ -1126,11 +1127,12 @@ pub async fn run_cycle(
                     })
                     .await?;
             }
-            Some(old) => {
+            Some(summary) => {
                 let active = !soft_deleted;
                 let escrowed = escrowed.contains(&escrow_key);
-                let same_modified = object.modified.is_some() && object.modified == old.modified;
-                if !escrowed && old.active == active && same_modified {
+                let same_modified =
+                    object.modified.is_some() && object.modified == summary.modified;
+                if !escrowed && summary.active == active && same_modified {
                     runner.report.users.unchanged += 1;
                     if let Some(p) = &progress {
                         p.advance(1);
@@ -1138,13 +1140,16 @@ pub async fn run_cycle(
                     continue;
                 }
                 let hash = object.content_hash();
-                if !escrowed && old.active == active && hash == old.source_hash {
+                if !escrowed && summary.active == active && hash == summary.source_hash {
                     runner.report.users.unchanged += 1;
                     if let Some(p) = &progress {
                         p.advance(1);
                     }
                     continue;
                 }
+                let Some(old) = store.object(name, ObjectKind::User, &object.id).await? else {
+                    continue;
+                };
                 if !old.active && !active {
                     // Disabled and still out of scope: Entra no longer manages it.
                     runner.report.users.out_of_scope += 1;
@@ -1216,9 +1221,12 @@ pub async fn run_cycle(
     // Users gone from the source are hard-deleted (unless the source could not be read whole).
     let mut deleted_targets: HashSet<String> = HashSet::new();
     if source_ok && runner.stop.is_none() {
-        let mut gone: Vec<(String, ObjectState)> = user_state.into_iter().collect();
-        gone.sort_by(|a, b| a.0.cmp(&b.0));
-        for (source_id, old) in gone {
+        let mut gone: Vec<String> = user_state.into_keys().collect();
+        gone.sort();
+        for source_id in gone {
+            let Some(old) = store.object(name, ObjectKind::User, &source_id).await? else {
+                continue;
+            };
             deleted_targets.insert(old.target_id.clone());
             if options.dry_run {
                 let identity = identity_of(ObjectKind::User, &old.mapped);
@@ -1402,7 +1410,7 @@ async fn run_groups(
 
     // Memberships: the target ids of members as the state now knows them.
     let user_targets: HashMap<String, String> = store
-        .objects(name, ObjectKind::User)
+        .object_index(name, ObjectKind::User)
         .await?
         .into_iter()
         .map(|(k, v)| (k, v.target_id))

@@ -49,6 +49,15 @@ pub struct ObjectState {
     pub active: bool,
 }
 
+/// What a cycle needs to decide whether an object changed, without its mapped values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectSummary {
+    pub target_id: String,
+    pub source_hash: String,
+    pub modified: Option<String>,
+    pub active: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Escrow {
     pub kind: ObjectKind,
@@ -353,29 +362,58 @@ impl StateStore {
         .await?;
         let mut out = HashMap::with_capacity(rows.len());
         for row in rows {
-            let mapped: String = row.try_get("mapped")?;
-            let mapped: Mapped = serde_json::from_str(&mapped)
-                .map_err(|e| StateError::Corrupt(format!("mapped values: {e}")))?;
-            let members: Option<String> = row.try_get("members")?;
-            let members = match members {
-                Some(m) => serde_json::from_str(&m)
-                    .map_err(|e| StateError::Corrupt(format!("members: {e}")))?,
-                None => vec![],
-            };
+            out.insert(row.try_get("source_id")?, object_state(&row)?);
+        }
+        Ok(out)
+    }
+
+    /// Every object's summary: the cheap index an incremental cycle compares the source with.
+    pub async fn object_index(
+        &self,
+        job: &str,
+        kind: ObjectKind,
+    ) -> StateResult<HashMap<String, ObjectSummary>> {
+        let rows = sqlx::query(
+            "SELECT source_id, target_id, source_hash, modified, active \
+             FROM sync_objects WHERE job = $1 AND kind = $2",
+        )
+        .bind(job)
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for row in rows {
             let active: i64 = row.try_get("active")?;
             out.insert(
                 row.try_get("source_id")?,
-                ObjectState {
+                ObjectSummary {
                     target_id: row.try_get("target_id")?,
                     source_hash: row.try_get("source_hash")?,
                     modified: row.try_get("modified")?,
-                    mapped,
-                    members,
                     active: active != 0,
                 },
             );
         }
         Ok(out)
+    }
+
+    /// One object's full state.
+    pub async fn object(
+        &self,
+        job: &str,
+        kind: ObjectKind,
+        source_id: &str,
+    ) -> StateResult<Option<ObjectState>> {
+        let row = sqlx::query(
+            "SELECT target_id, source_hash, modified, mapped, members, active \
+             FROM sync_objects WHERE job = $1 AND kind = $2 AND source_id = $3",
+        )
+        .bind(job)
+        .bind(kind.as_str())
+        .bind(source_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| object_state(&r)).transpose()
     }
 
     pub async fn object_count(&self, job: &str, kind: ObjectKind) -> StateResult<i64> {
@@ -533,6 +571,28 @@ impl StateStore {
     pub fn is_postgres(&self) -> bool {
         self.engine == Engine::Postgres
     }
+}
+
+fn object_state(row: &AnyRow) -> StateResult<ObjectState> {
+    let mapped: String = row.try_get("mapped")?;
+    let mapped: Mapped = serde_json::from_str(&mapped)
+        .map_err(|e| StateError::Corrupt(format!("mapped values: {e}")))?;
+    let members: Option<String> = row.try_get("members")?;
+    let members = match members {
+        Some(m) => {
+            serde_json::from_str(&m).map_err(|e| StateError::Corrupt(format!("members: {e}")))?
+        }
+        None => vec![],
+    };
+    let active: i64 = row.try_get("active")?;
+    Ok(ObjectState {
+        target_id: row.try_get("target_id")?,
+        source_hash: row.try_get("source_hash")?,
+        modified: row.try_get("modified")?,
+        mapped,
+        members,
+        active: active != 0,
+    })
 }
 
 /// The `active` mapped value as written (for the Enable/Disable actions of the log).
