@@ -426,13 +426,18 @@ impl StateStore {
         Ok(row.try_get("n")?)
     }
 
-    /// Applies writes in one transaction.
+    /// Applies writes in one transaction. Objects are written as their final state in the batch
+    /// (several writes of one object keep the last), in multi-row statements, so a batch holds
+    /// the database's write lock (which `iris serve` shares on SQLite) as briefly as possible.
     pub async fn apply(&self, job: &str, cycle_id: &str, writes: &[Write]) -> StateResult<()> {
+        const ROWS: usize = 100;
         if writes.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        let stamp = now();
+        let mut order: Vec<(ObjectKind, &str)> = Vec::new();
+        let mut last: HashMap<(ObjectKind, &str), Option<&ObjectState>> = HashMap::new();
+        let mut logs: Vec<&Record> = Vec::new();
+        let mut escrows: Vec<&Write> = Vec::new();
         for w in writes {
             match w {
                 Write::Object {
@@ -440,40 +445,89 @@ impl StateStore {
                     source_id,
                     state,
                 } => {
-                    let mapped = serde_json::to_string(&state.mapped)
-                        .map_err(|e| StateError::Corrupt(e.to_string()))?;
-                    let members = (*kind == ObjectKind::Group)
-                        .then(|| serde_json::to_string(&state.members).unwrap_or_default());
-                    sqlx::query(
-                        "INSERT INTO sync_objects (job, kind, source_id, target_id, source_hash, modified, mapped, members, active, updated) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                         ON CONFLICT (job, kind, source_id) DO UPDATE SET target_id = excluded.target_id, \
-                         source_hash = excluded.source_hash, modified = excluded.modified, mapped = excluded.mapped, \
-                         members = excluded.members, active = excluded.active, updated = excluded.updated",
-                    )
-                    .bind(job)
-                    .bind(kind.as_str())
-                    .bind(source_id)
-                    .bind(&state.target_id)
-                    .bind(&state.source_hash)
-                    .bind(&state.modified)
-                    .bind(mapped)
-                    .bind(members)
-                    .bind(i64::from(state.active))
-                    .bind(&stamp)
-                    .execute(&mut *tx)
-                    .await?;
+                    let key = (*kind, source_id.as_str());
+                    if last.insert(key, Some(state)).is_none() {
+                        order.push(key);
+                    }
                 }
                 Write::Forget { kind, source_id } => {
+                    let key = (*kind, source_id.as_str());
+                    if last.insert(key, None).is_none() {
+                        order.push(key);
+                    }
+                }
+                Write::Log(record) => logs.push(record),
+                Write::Escrow { .. } | Write::ClearEscrow { .. } => escrows.push(w),
+            }
+        }
+        let stamp = now();
+        let mut tx = self.pool.begin().await?;
+        let mut upserts: Vec<(ObjectKind, &str, &ObjectState)> = Vec::new();
+        for key in &order {
+            match last.get(key).copied().flatten() {
+                Some(state) => upserts.push((key.0, key.1, state)),
+                None => {
                     sqlx::query(
                         "DELETE FROM sync_objects WHERE job = $1 AND kind = $2 AND source_id = $3",
                     )
                     .bind(job)
-                    .bind(kind.as_str())
-                    .bind(source_id)
+                    .bind(key.0.as_str())
+                    .bind(key.1)
                     .execute(&mut *tx)
                     .await?;
                 }
+            }
+        }
+        for chunk in upserts.chunks(ROWS) {
+            let mut sql = String::from(
+                "INSERT INTO sync_objects (job, kind, source_id, target_id, source_hash, modified, mapped, members, active, updated) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 10;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10
+                ));
+            }
+            sql.push_str(
+                " ON CONFLICT (job, kind, source_id) DO UPDATE SET target_id = excluded.target_id, \
+                 source_hash = excluded.source_hash, modified = excluded.modified, mapped = excluded.mapped, \
+                 members = excluded.members, active = excluded.active, updated = excluded.updated",
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (kind, source_id, state) in chunk {
+                let mapped = serde_json::to_string(&state.mapped)
+                    .map_err(|e| StateError::Corrupt(e.to_string()))?;
+                let members = (*kind == ObjectKind::Group)
+                    .then(|| serde_json::to_string(&state.members).unwrap_or_default());
+                query = query
+                    .bind(job)
+                    .bind(kind.as_str())
+                    .bind(*source_id)
+                    .bind(state.target_id.clone())
+                    .bind(state.source_hash.clone())
+                    .bind(state.modified.clone())
+                    .bind(mapped)
+                    .bind(members)
+                    .bind(i64::from(state.active))
+                    .bind(stamp.clone());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for w in escrows {
+            match w {
                 Write::Escrow {
                     kind,
                     source_id,
@@ -505,18 +559,28 @@ impl StateStore {
                     .execute(&mut *tx)
                     .await?;
                 }
-                Write::Log(record) => {
-                    sqlx::query(
-                        "INSERT INTO sync_log (job, cycle_id, status, record) VALUES ($1, $2, $3, $4)",
-                    )
+                _ => {}
+            }
+        }
+        for chunk in logs.chunks(ROWS) {
+            let mut sql =
+                String::from("INSERT INTO sync_log (job, cycle_id, status, record) VALUES ");
+            for i in 0..chunk.len() {
+                let b = i * 4;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+            }
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for record in chunk {
+                query = query
                     .bind(job)
                     .bind(cycle_id)
                     .bind(record.status.as_str())
-                    .bind(provisioning_log::csv_record(record))
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                    .bind(provisioning_log::csv_record(record));
             }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -598,4 +662,92 @@ fn object_state(row: &AnyRow) -> StateResult<ObjectState> {
 /// The `active` mapped value as written (for the Enable/Disable actions of the log).
 pub fn mapped_active(mapped: &Mapped) -> Option<bool> {
     mapped.get("active").map(Value::is_true)
+}
+
+#[cfg(test)]
+mod tests {
+    use iris_scim::provisioning_log::{Action, Status};
+
+    use super::*;
+
+    fn state(target: &str, hash: &str) -> ObjectState {
+        ObjectState {
+            target_id: target.into(),
+            source_hash: hash.into(),
+            modified: None,
+            mapped: [("userName".to_owned(), Value::Str(format!("{target}@x")))].into(),
+            members: vec![],
+            active: true,
+        }
+    }
+
+    fn record(n: usize) -> Record {
+        Record {
+            date: OffsetDateTime::now_utc(),
+            id: format!("r{n}"),
+            request_id: String::new(),
+            job_id: "j".into(),
+            cycle_id: "c".into(),
+            change_id: String::new(),
+            action: Action::Create,
+            source_system: String::new(),
+            target_system: String::new(),
+            source_identity: String::new(),
+            source_identity_id: format!("s{n}"),
+            target_identity: String::new(),
+            target_identity_id: String::new(),
+            status: Status::Success,
+            error_code: String::new(),
+            error_description: String::new(),
+            duration_ms: 1,
+            modified_properties: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_keeps_each_objects_last_write_and_every_log_record_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("iris.db").display());
+        let store = StateStore::connect(&url).await.unwrap();
+        store.create_job("j", "{}").await.unwrap();
+        let mut writes = Vec::new();
+        // 250 objects (three statements), one written twice, one written then forgotten.
+        for i in 0..250 {
+            writes.push(Write::Object {
+                kind: ObjectKind::User,
+                source_id: format!("s{i}"),
+                state: state(&format!("t{i}"), "h1"),
+            });
+            writes.push(Write::Log(Box::new(record(i))));
+        }
+        writes.push(Write::Object {
+            kind: ObjectKind::User,
+            source_id: "s7".into(),
+            state: state("t7", "h2"),
+        });
+        writes.push(Write::Forget {
+            kind: ObjectKind::User,
+            source_id: "s8".into(),
+        });
+        store.apply("j", "c", &writes).await.unwrap();
+        let objects = store.objects("j", ObjectKind::User).await.unwrap();
+        assert_eq!(objects.len(), 249);
+        assert_eq!(objects["s7"].source_hash, "h2");
+        assert!(!objects.contains_key("s8"));
+        assert_eq!(objects["s9"], state("t9", "h1"));
+        let index = store.object_index("j", ObjectKind::User).await.unwrap();
+        assert_eq!(index["s9"].target_id, "t9");
+        let log = store.log("j", None, 1000).await.unwrap();
+        assert_eq!(log.len(), 250);
+        assert_eq!(log[0].id, "r0");
+        assert_eq!(log[249].id, "r249");
+        assert_eq!(store.log("j", Some("other"), 10).await.unwrap().len(), 0);
+        // A second connection finds the migrations applied, in their own table.
+        store.close().await;
+        let again = StateStore::connect(&url).await.unwrap();
+        assert_eq!(
+            again.object_count("j", ObjectKind::User).await.unwrap(),
+            249
+        );
+    }
 }
