@@ -8,6 +8,7 @@
 # MATCH_MODE: query (Entra's: a matching query before each create) or create-first.
 # STATE: shared (the sync state in Iris's database, the default) or separate (its own SQLite).
 # PostgreSQL: postgres://postgres@127.0.0.1:5432, database iris_sync_bench (dropped first).
+# CONCURRENCY (default 32): requests in flight.
 set -euo pipefail
 
 ENGINE=${1:-sqlite}
@@ -48,7 +49,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && 
 directory 0
 "$IRIS" --database "$SYNC_DB" sync job create bench --source "$WORK/directory.csv" \
   --url "http://127.0.0.1:$PORT/scim/v2/bench" --token "$TOKEN" \
-  --concurrency 32 --no-groups --match-mode "$MODE" > /dev/null
+  --concurrency "${CONCURRENCY:-32}" --no-groups --match-mode "$MODE" > /dev/null
 
 cycle() { # $1: label
   local out
