@@ -702,7 +702,153 @@ async fn sync_start_runs_a_cycle_at_once_and_stops_on_sigterm(app: TestApp) -> T
     app
 }
 
+const MAPPING: &str = r#"
+[[user]]
+target = "externalId"
+source = "[employeeId]"
+matching = 1
+
+[[user]]
+target = "userName"
+source = "ToLower([userPrincipalName])"
+matching = 2
+
+[[user]]
+target = "active"
+source = "Not([IsSoftDeleted])"
+
+[[user]]
+target = "displayName"
+source = 'Join(", ", [surname], [givenName])'
+
+[[user]]
+target = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+source = 'Switch([dept], "Other", "S", "Sales", "E", "Engineering")'
+
+[[user]]
+target = "title"
+source = "[jobTitle]"
+apply = "on_create"
+"#;
+
+async fn a_json_lines_export_with_a_custom_mapping_matches_by_precedence_and_respects_on_create(
+    app: TestApp,
+) -> TestApp {
+    let sync = Sync::new(&app);
+    // Someone created this user by hand; the directory knows it by its employee id.
+    let existing = app
+        .create_user(&serde_json::json!({"userName": "old.name@contoso.com", "externalId": "E1"}))
+        .await;
+    let mapping = sync.file("mapping.toml", MAPPING);
+    let source = sync.source.with_file_name("directory.jsonl");
+    let lines = |title: &str, dept: &str| {
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"objectId": "1", "employeeId": "E1", "userPrincipalName": "Ann.Lee@Contoso.com",
+                               "givenName": "Ann", "surname": "Lee", "dept": dept, "jobTitle": title}),
+            serde_json::json!({"objectId": "2", "employeeId": "E2", "userPrincipalName": "Bo@Contoso.com",
+                               "givenName": "Bo", "dept": "E", "jobTitle": title, "accountEnabled": true}),
+        )
+    };
+    std::fs::write(&source, lines("Engineer", "S")).unwrap();
+    let source_arg = source.display().to_string();
+    sync.op
+        .run(&[
+            "sync",
+            "job",
+            "create",
+            "hr",
+            "--source",
+            &source_arg,
+            "--format",
+            "jsonl",
+            "--url",
+            &app.tenant_url,
+            "--token",
+            &app.token,
+            "--mapping",
+            &mapping,
+        ])
+        .await
+        .ok();
+    let report = sync.run_ok("hr").await;
+    assert_eq!(counts(&report, "users", "created"), 1, "{report}");
+    assert_eq!(
+        counts(&report, "users", "updated"),
+        1,
+        "matched by externalId: {report}"
+    );
+    let ann = app
+        .get(&format!("/Users/{existing}"))
+        .await
+        .expect(StatusCode::OK)
+        .body;
+    assert_eq!(
+        ann["userName"], "ann.lee@contoso.com",
+        "adopted and renamed, not duplicated"
+    );
+    assert_eq!(ann["displayName"], "Lee, Ann");
+    assert_eq!(
+        ann["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Sales"
+    );
+    assert!(
+        ann.get("title").is_none(),
+        "on_create mappings do not apply to a matched user"
+    );
+    let bo = find_user(&app, "bo@contoso.com").await.expect("created");
+    assert_eq!(bo["title"], "Engineer");
+    assert_eq!(bo["displayName"], "Bo");
+    assert_eq!(app.all_user_ids().await.len(), 2);
+
+    // A new title is not sent (only during creation); a new department is.
+    std::fs::write(&source, lines("Manager", "E")).unwrap();
+    let report = sync.run_ok("hr").await;
+    assert_eq!(counts(&report, "users", "updated"), 1, "{report}");
+    let bo = find_user(&app, "bo@contoso.com").await.unwrap();
+    assert_eq!(bo["title"], "Engineer");
+    let ann = app.get(&format!("/Users/{existing}")).await.body;
+    assert_eq!(
+        ann["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Engineering"
+    );
+
+    // A mapping with a broken expression is refused at job creation, with its column.
+    let bad = sync.file(
+        "bad.toml",
+        "[[user]]\ntarget = \"userName\"\nsource = 'Join(\" \", [a] [b])'\nmatching = 1\n",
+    );
+    let out = sync
+        .op
+        .run(&[
+            "sync",
+            "job",
+            "create",
+            "bad",
+            "--source",
+            &source_arg,
+            "--format",
+            "jsonl",
+            "--url",
+            &app.tenant_url,
+            "--token",
+            &app.token,
+            "--mapping",
+            &bad,
+        ])
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        out.stderr
+            .contains("user[0] (target userName): source column 15: expected ',' or ')'"),
+        "{}",
+        out.stderr
+    );
+    app
+}
+
 crate::on_both_backends!(
+    a_json_lines_export_with_a_custom_mapping_matches_by_precedence_and_respects_on_create,
     sync_start_runs_a_cycle_at_once_and_stops_on_sigterm,
     a_csv_directory_is_provisioned_and_kept_in_sync_in_entras_default_dialect,
     a_csv_directory_is_provisioned_and_kept_in_sync_in_the_rfc_dialect,
