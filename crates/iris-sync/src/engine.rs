@@ -1053,10 +1053,17 @@ pub async fn run_cycle(
     let mut groups: Vec<SourceObject> = Vec::new();
     let mut user_total = 0u64;
     let mut watermark = row.watermark.clone();
+    let mut in_source: HashSet<(ObjectKind, String)> = HashSet::new();
     for item in source.objects()? {
         match item {
-            Ok(o) if o.kind == ObjectKind::Group => groups.push(o),
-            Ok(_) => user_total += 1,
+            Ok(o) => {
+                in_source.insert((o.kind, o.id.clone()));
+                if o.kind == ObjectKind::Group {
+                    groups.push(o);
+                } else {
+                    user_total += 1;
+                }
+            }
             Err(e) => runner.report.source_errors.push(e.to_string()),
         }
     }
@@ -1265,6 +1272,19 @@ pub async fn run_cycle(
     }
 
     runner.check_quarantine();
+    // Escrows of objects that left the source have nothing left to retry.
+    if source_ok && runner.stop.is_none() && !options.dry_run {
+        let stale: Vec<(ObjectKind, String)> = runner
+            .escrowed
+            .iter()
+            .filter(|k| !in_source.contains(*k))
+            .cloned()
+            .collect();
+        for (kind, source_id) in stale {
+            runner.pending.push(Write::ClearEscrow { kind, source_id });
+        }
+        runner.flush().await?;
+    }
     runner.report.requests = ctx.requests.load(Ordering::Relaxed);
     runner.report.failed_requests = ctx.failed_requests.load(Ordering::Relaxed);
     runner.report.quarantine = runner.stop.clone();

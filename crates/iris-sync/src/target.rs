@@ -355,6 +355,20 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
     }
 
+    #[tokio::test]
+    async fn the_rate_limiter_spaces_requests() {
+        let limiter = RateLimiter {
+            interval: Duration::from_millis(20),
+            next: Mutex::new(Instant::now()),
+        };
+        let started = Instant::now();
+        for _ in 0..11 {
+            limiter.wait().await;
+        }
+        // Eleven slots 20 ms apart: the last one is 200 ms after the first.
+        assert!(started.elapsed() >= Duration::from_millis(195));
+    }
+
     #[test]
     fn https_is_refused_with_a_reason() {
         let err = Target::new("https://x/scim", "t", TargetLimits::default()).unwrap_err();

@@ -18,6 +18,9 @@ use crate::source::ObjectKind;
 
 const MIGRATIONS_TABLE: &str = "_iris_sync_migrations";
 
+/// Provisioning-log records kept per job (the oldest go first, after each cycle).
+pub const LOG_KEEP: i64 = 1_000_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("database: {0}")]
@@ -314,6 +317,19 @@ impl StateStore {
         .bind(now())
         .bind(summary)
         .bind(name)
+        .execute(&self.pool)
+        .await?;
+        self.prune_log(name, LOG_KEEP).await
+    }
+
+    /// Keeps the newest `keep` log records of the job.
+    pub async fn prune_log(&self, job: &str, keep: i64) -> StateResult<()> {
+        sqlx::query(
+            "DELETE FROM sync_log WHERE job = $1 AND seq <= \
+             (SELECT seq FROM sync_log WHERE job = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)",
+        )
+        .bind(job)
+        .bind(keep)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -742,6 +758,10 @@ mod tests {
         assert_eq!(log[0].id, "r0");
         assert_eq!(log[249].id, "r249");
         assert_eq!(store.log("j", Some("other"), 10).await.unwrap().len(), 0);
+        store.prune_log("j", 100).await.unwrap();
+        let log = store.log("j", None, 1000).await.unwrap();
+        assert_eq!(log.len(), 100, "the newest are kept");
+        assert_eq!(log[0].id, "r150");
         // A second connection finds the migrations applied, in their own table.
         store.close().await;
         let again = StateStore::connect(&url).await.unwrap();

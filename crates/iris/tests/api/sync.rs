@@ -509,6 +509,22 @@ async fn failing_objects_are_escrowed_and_a_target_that_is_down_quarantines_the_
     assert_eq!(counts(&report, "users", "failed"), 1, "{report}");
     assert_eq!(sync.status("hr").await["escrows"][0]["attempts"], 2);
 
+    // Gone from the export: nothing is left to retry.
+    let without: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.starts_with("u3,"))
+        .cloned()
+        .collect();
+    sync.write(&without);
+    sync.run_ok("hr").await;
+    assert_eq!(
+        sync.status("hr").await["escrows"].as_array().unwrap().len(),
+        0
+    );
+    sync.write(&rows);
+    sync.run_ok("hr").await;
+    assert_eq!(sync.status("hr").await["escrows"][0]["attempts"], 1);
+
     // Fixed: the escrowed user is created and the escrow cleared.
     proxy.fail_matching(None);
     let report = sync.run_ok("hr").await;
