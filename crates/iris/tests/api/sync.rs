@@ -576,6 +576,59 @@ async fn failing_objects_are_escrowed_and_a_target_that_is_down_quarantines_the_
     app
 }
 
+async fn too_many_failures_quarantine_the_job_and_stop_the_cycle(app: TestApp) -> TestApp {
+    let proxy = FaultProxy::start(&app.base_url).await;
+    let sync = Sync::new(&app);
+    let rows: Vec<String> = (0..200)
+        .map(|i| {
+            user(
+                &format!("u{i}"),
+                &format!("user{i}@contoso.com"),
+                "Sales",
+                true,
+            )
+        })
+        .collect();
+    sync.write(&rows);
+    let url = format!("{}/scim/v2/acme", proxy.base_url);
+    sync.create_job(
+        "hr",
+        &url,
+        &app.token,
+        &[
+            "--max-retries",
+            "0",
+            "--concurrency",
+            "2",
+            "--quarantine-min-events",
+            "10",
+        ],
+    )
+    .await;
+    // Every create fails; the matching queries succeed: half the requests fail.
+    proxy.fail_matching(Some("@contoso.com\""));
+    let (out, report) = sync.cycle("hr").await;
+    assert!(!out.status.success());
+    assert_eq!(
+        report["quarantine"]["reason"], "EncounteredEscrowProportionThreshold",
+        "{report}"
+    );
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(
+        requests < 100,
+        "the cycle went on sending after the threshold: {report}"
+    );
+    assert_eq!(sync.status("hr").await["status"], "quarantined");
+    // Fixed: the next cycle provisions everyone and lifts the quarantine.
+    proxy.fail_matching(None);
+    let report = sync.run_ok("hr").await;
+    assert!(report["quarantine"].is_null());
+    assert_eq!(counts(&report, "users", "created"), 200, "{report}");
+    assert_eq!(sync.status("hr").await["status"], "idle");
+    assert!(sync.status("hr").await["quarantine"].is_null());
+    app
+}
+
 async fn refused_credentials_quarantine_the_job_at_once(app: TestApp) -> TestApp {
     let sync = Sync::new(&app);
     sync.write(&[user("u1", "ann@contoso.com", "Sales", true)]);
@@ -873,5 +926,6 @@ crate::on_both_backends!(
     a_target_that_throttles_and_fails_for_a_while_is_retried_until_it_answers,
     failing_objects_are_escrowed_and_a_target_that_is_down_quarantines_the_job,
     refused_credentials_quarantine_the_job_at_once,
+    too_many_failures_quarantine_the_job_and_stop_the_cycle,
     a_sync_killed_in_the_middle_of_a_cycle_neither_duplicates_nor_skips,
 );
