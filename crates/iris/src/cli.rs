@@ -57,6 +57,12 @@ pub enum Command {
         /// File to read; standard input if omitted.
         input: Option<PathBuf>,
     },
+    /// The provisioning engine: sync a directory export into any SCIM endpoint (docs/sync.md).
+    #[command(subcommand)]
+    Sync(crate::sync_cli::SyncCommand),
+    /// Rehearse an identity provider's provisioning against any SCIM server.
+    #[command(subcommand)]
+    Simulate(crate::sync_cli::SimulateCommand),
     /// Read a tenant's provisioning log (`iris log TENANT`), or purge old events (`iris log purge`).
     Log(LogArgs),
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod log_cli;
 pub mod server;
+pub mod sync_cli;
 pub mod telemetry;
 
 use cli::{Cli, Command};
@@ -44,5 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { input } => admin::import(&config, input.as_deref()).await,
         Command::Log(args) => log_cli::run(&config, args).await,
+        Command::Sync(c) => sync_cli::sync(&config, c).await,
+        Command::Simulate(c) => sync_cli::simulate(c).await,
     }
 }
