@@ -7,6 +7,7 @@ pub mod limits;
 pub mod patch;
 pub mod projection;
 pub mod provisioning_log;
+pub mod quirks;
 pub mod resource;
 pub mod schema;
 

@@ -358,12 +358,16 @@ fn coerce_simple(attr: &Attribute, value: &Value) -> ScimResult<Value> {
 
 /// JSON booleans, and the strings `"true"`/`"false"` in any case (Entra sends `"True"`/`"False"`).
 pub fn parse_bool(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
+    let parsed = match value {
+        Value::Bool(b) => return Some(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
+    };
+    if parsed.is_some() {
+        crate::quirks::note(crate::quirks::Quirk::StringBoolean);
     }
+    parsed
 }
 
 pub fn parse_datetime(s: &str) -> Option<time::OffsetDateTime> {

@@ -69,7 +69,12 @@ fn next_value(
             };
             let set = match change {
                 Change::Set(v) => Some(v),
-                Change::Remove(_) => None,
+                Change::Remove(ignored) => {
+                    if ignored.is_some() {
+                        crate::quirks::note(crate::quirks::Quirk::IgnoredRemoveValue);
+                    }
+                    None
+                }
             };
             let list = elements::Selected {
                 attr,
@@ -208,7 +213,10 @@ fn whole_list(
         // RFC 7644 §3.5.2.2: no filter, no value → all values go. With a value (Entra's member
         // and multi-valued removals), exactly the listed values go, never all.
         Change::Remove(None) => Vec::new(),
-        Change::Remove(Some(listed)) => elements::remove_listed(attr, list, listed)?,
+        Change::Remove(Some(listed)) => {
+            crate::quirks::note(crate::quirks::Quirk::RemoveByValue);
+            elements::remove_listed(attr, list, listed)?
+        }
         Change::Set(v) if kind == OpKind::Add => elements::append(attr, list, v)?,
         Change::Set(v) => value::elements(attr, v)?,
     };

@@ -65,6 +65,7 @@ impl Selected<'_> {
             if is_hollow(&element) {
                 return Ok(list);
             }
+            crate::quirks::note(crate::quirks::Quirk::ValuePathUpsert);
             list.push(Value::Object(element));
             touched.push(list.len() - 1);
         } else {
@@ -94,6 +95,7 @@ impl Selected<'_> {
             if is_hollow(&element) {
                 return Ok(list);
             }
+            crate::quirks::note(crate::quirks::Quirk::ValuePathUpsert);
             list.push(Value::Object(element));
             touched.push(list.len() - 1);
         } else {

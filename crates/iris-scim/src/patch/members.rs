@@ -45,6 +45,7 @@ pub(super) fn member_op(
         (OpKind::Remove, None) => Ok(Some(MemberOp::RemoveAll)),
         // With a value, Entra's default-mode member removal: only the listed members go.
         (OpKind::Remove, Some(v)) => {
+            crate::quirks::note(crate::quirks::Quirk::RemoveByValue);
             let ids: Vec<String> = member_refs(v)?.into_iter().map(|r| r.value).collect();
             Ok((!ids.is_empty()).then_some(MemberOp::Remove(ids)))
         }

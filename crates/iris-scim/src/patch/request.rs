@@ -79,11 +79,17 @@ fn parse_operation(index: usize, op: &Value) -> ScimResult<Operation<'_>> {
         )));
     };
     let kind = match get_ci(op, "op") {
-        Some(Value::String(name)) => OpKind::parse(name).ok_or_else(|| {
-            ScimError::invalid_syntax(format!(
-                "Operations[{index}]: unknown op '{name}', expected add, replace or remove"
-            ))
-        })?,
+        Some(Value::String(name)) => {
+            let kind = OpKind::parse(name).ok_or_else(|| {
+                ScimError::invalid_syntax(format!(
+                    "Operations[{index}]: unknown op '{name}', expected add, replace or remove"
+                ))
+            })?;
+            if name.chars().any(|c| c.is_ascii_uppercase()) {
+                crate::quirks::note(crate::quirks::Quirk::OpNameCase);
+            }
+            kind
+        }
         Some(_) => {
             return Err(ScimError::invalid_syntax(format!(
                 "Operations[{index}]: 'op' must be a string"

@@ -41,13 +41,19 @@ fn unwrap_simple<'v>(attr: &Attribute, value: &'v Value) -> ScimResult<&'v Value
     let value = match value {
         Value::Array(items) => match items.as_slice() {
             [] => return Ok(&NULL),
-            [one] => one,
+            [one] => {
+                crate::quirks::note(crate::quirks::Quirk::WrappedSimpleValue);
+                one
+            }
             _ => return Err(several_values(attr)),
         },
         other => other,
     };
     match value {
-        Value::Object(fields) if is_wrapper(fields) => Ok(get_ci(fields, "value").unwrap_or(&NULL)),
+        Value::Object(fields) if is_wrapper(fields) => {
+            crate::quirks::note(crate::quirks::Quirk::WrappedSimpleValue);
+            Ok(get_ci(fields, "value").unwrap_or(&NULL))
+        }
         Value::Object(_) | Value::Array(_) => Err(ScimError::invalid_value(format!(
             "'{}' must be a single {} value",
             attr.name,
