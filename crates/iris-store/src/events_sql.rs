@@ -54,6 +54,27 @@ fn binds_of(scope: &TenantScope, e: &ProvisioningEvent) -> Result<Vec<Bind>, Sto
     ])
 }
 
+/// The INSERT of `rows` events. Nearly every write records one or two events, so those
+/// statements are built once.
+fn insert_sql(rows: usize) -> std::borrow::Cow<'static, str> {
+    static ONE_OR_TWO: std::sync::LazyLock<[String; 2]> =
+        std::sync::LazyLock::new(|| [build_insert_sql(1), build_insert_sql(2)]);
+    match rows {
+        1 | 2 => std::borrow::Cow::Borrowed(ONE_OR_TWO[rows - 1].as_str()),
+        n => std::borrow::Cow::Owned(build_insert_sql(n)),
+    }
+}
+
+fn build_insert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| format!("({})", placeholders(i * WIDTH + 1, WIDTH)))
+        .collect();
+    format!(
+        "INSERT INTO provisioning_events ({COLUMNS}) VALUES {}",
+        values.join(", ")
+    )
+}
+
 impl SqlStore {
     /// Writes `events` inside `tx`.
     pub(crate) async fn insert_events(
@@ -63,18 +84,15 @@ impl SqlStore {
         events: &[ProvisioningEvent],
     ) -> Result<(), StoreError> {
         for chunk in events.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * WIDTH + 1, WIDTH)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO provisioning_events ({COLUMNS}) VALUES {}",
-                rows.join(", ")
-            );
+            let query = match insert_sql(chunk.len()) {
+                std::borrow::Cow::Borrowed(sql) => sqlx::query(sql),
+                std::borrow::Cow::Owned(sql) => sqlx::query(AssertSqlSafe(sql)),
+            };
             let mut binds = Vec::with_capacity(chunk.len() * WIDTH);
             for event in chunk {
                 binds.extend(binds_of(scope, event)?);
             }
-            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+            bind_all(query, &binds)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -119,6 +137,49 @@ fn event_from_row(row: &AnyRow) -> Result<ProvisioningEvent, StoreError> {
     })
 }
 
+impl SqlStore {
+    /// The ids a history lookup means: `resource` itself (an id, maybe of a deleted resource),
+    /// the users and groups named so now, or — when no resource has that name any more — every
+    /// resource the log recorded under it (a search of the tenant's events, paid only then).
+    async fn resource_ids_named(
+        &self,
+        scope: &TenantScope,
+        resource: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let name = text(&resource.to_lowercase());
+        let current = sqlx::query(
+            "SELECT id FROM users WHERE tenant_id = $1 AND user_name_lower = $2 \
+             UNION SELECT id FROM groups WHERE tenant_id = $1 AND display_name_lower = $2",
+        )
+        .bind(scope.tenant_id().to_owned())
+        .bind(name.clone())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let mut ids = vec![text(resource)];
+        for row in &current {
+            ids.push(row.try_get("id").map_err(db_error)?);
+        }
+        if current.is_empty() {
+            let former = sqlx::query(
+                "SELECT DISTINCT resource_id FROM provisioning_events \
+                 WHERE tenant_id = $1 AND identity_lower = $2 AND resource_id <> ''",
+            )
+            .bind(scope.tenant_id().to_owned())
+            .bind(name)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
+            for row in &former {
+                ids.push(row.try_get("resource_id").map_err(db_error)?);
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+}
+
 #[async_trait]
 impl RecordStore for SqlStore {
     async fn record_events(
@@ -154,13 +215,17 @@ impl RecordStore for SqlStore {
             conditions.push(format!("id < {p}"));
         }
         if let Some(resource) = &query.resource {
-            let id = param(&mut binds, Bind::Text(text(resource)));
+            let ids = self.resource_ids_named(scope, resource).await?;
+            let listed: Vec<String> = ids
+                .into_iter()
+                .map(|id| param(&mut binds, Bind::Text(id)))
+                .collect();
             let name = param(&mut binds, Bind::Text(text(&resource.to_lowercase())));
-            // By id, by the name its events recorded, and every event of a resource that was
-            // ever recorded under that name (so a renamed user's history stays whole).
+            // The resource's events by id, and refusals that named no resource but this name
+            // (a refused create), which the resource index finds under the empty id.
             conditions.push(format!(
-                "(resource_id = {id} OR identity_lower = {name} OR (resource_id <> '' AND resource_id IN \
-                 (SELECT n.resource_id FROM provisioning_events n WHERE n.tenant_id = $1 AND n.identity_lower = {name})))"
+                "(resource_id IN ({}) OR (resource_id = '' AND identity_lower = {name}))",
+                listed.join(", ")
             ));
         }
         if !query.operations.is_empty() {

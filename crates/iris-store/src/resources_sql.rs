@@ -49,13 +49,10 @@ impl SqlStore {
         version: i64,
     ) -> Result<(), StoreError> {
         let binds = kind.row_binds(scope.tenant_id(), write, created, version)?;
-        bind_all(
-            sqlx::query(AssertSqlSafe(kind.insert_sql(self.backend))),
-            &binds,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        bind_all(sqlx::query(kind.insert_sql(self.backend)), &binds)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         self.write_values(tx, scope, write, false).await
     }
 
@@ -115,13 +112,10 @@ impl SqlStore {
         write: &ResourceWrite,
     ) -> Result<Option<i64>, StoreError> {
         let binds = kind.update_binds(scope.tenant_id(), write, current.version)?;
-        let row = bind_all(
-            sqlx::query(AssertSqlSafe(kind.update_sql(self.backend))),
-            &binds,
-        )
-        .fetch_optional(executor)
-        .await
-        .map_err(db_error)?;
+        let row = bind_all(sqlx::query(kind.update_sql(self.backend)), &binds)
+            .fetch_optional(executor)
+            .await
+            .map_err(db_error)?;
         row.map(|r| r.try_get::<i64, _>("version").map_err(db_error))
             .transpose()
     }

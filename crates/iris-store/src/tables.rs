@@ -69,7 +69,7 @@ pub(crate) trait KindTable {
     /// Whether resources of this kind have rows in the `user_values` side table (users).
     fn has_side_values(self) -> bool;
     /// `INSERT` of one row; binds from [`KindTable::row_binds`].
-    fn insert_sql(self, backend: Backend) -> String;
+    fn insert_sql(self, backend: Backend) -> &'static str;
     /// The binds of [`KindTable::insert_sql`]: `$1` the tenant, then the row.
     fn row_binds(
         self,
@@ -80,7 +80,7 @@ pub(crate) trait KindTable {
     ) -> Result<Vec<Bind>, iris_core::StoreError>;
     /// `UPDATE` of a row's document and shadow columns, only if it is still at the version
     /// bound last; `RETURNING version`. Binds from [`KindTable::update_binds`].
-    fn update_sql(self, backend: Backend) -> String;
+    fn update_sql(self, backend: Backend) -> &'static str;
     /// The binds of [`KindTable::update_sql`].
     fn update_binds(
         self,
@@ -138,23 +138,8 @@ impl KindTable for ResourceKind {
         self == Self::User
     }
 
-    fn insert_sql(self, backend: Backend) -> String {
-        let shadow = columns(self);
-        let names: Vec<&str> = shadow.iter().map(|c| c.name()).collect();
-        // $1 tenant, $2 id, then the shadow columns, created, last_modified, version, doc,
-        // search_doc.
-        let first = 3;
-        let mut params: Vec<String> = (first..first + shadow.len() + 4)
-            .map(|n| format!("${n}"))
-            .collect();
-        params.push(backend.json_param(first + shadow.len() + 4));
-        format!(
-            "INSERT INTO {} (tenant_id, id, {}, created, last_modified, version, doc, search_doc) \
-             VALUES ($1, $2, {})",
-            self.table(),
-            names.join(", "),
-            params.join(", ")
-        )
+    fn insert_sql(self, backend: Backend) -> &'static str {
+        &statements(self, backend).insert
     }
 
     fn row_binds(
@@ -173,26 +158,8 @@ impl KindTable for ResourceKind {
         Ok(binds)
     }
 
-    fn update_sql(self, backend: Backend) -> String {
-        let shadow = columns(self);
-        // $1 tenant, $2 id, then the shadow columns, last_modified, doc, search_doc, and the
-        // version the row must still be at.
-        let mut sets: Vec<String> = shadow
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{} = ${}", c.name(), i + 3))
-            .collect();
-        let next = shadow.len() + 3;
-        sets.push(format!("last_modified = ${next}"));
-        sets.push("version = version + 1".to_owned());
-        sets.push(format!("doc = ${}", next + 1));
-        sets.push(format!("search_doc = {}", backend.json_param(next + 2)));
-        format!(
-            "UPDATE {} SET {} WHERE tenant_id = $1 AND id = $2 AND version = ${} RETURNING version",
-            self.table(),
-            sets.join(", "),
-            next + 3
-        )
+    fn update_sql(self, backend: Backend) -> &'static str {
+        &statements(self, backend).update
     }
 
     fn update_binds(
@@ -208,6 +175,77 @@ impl KindTable for ResourceKind {
         binds.push(Bind::Int(current_version));
         Ok(binds)
     }
+}
+
+/// The row statements of a kind on a backend, built once: they are on every write's path.
+struct Statements {
+    insert: String,
+    update: String,
+}
+
+fn statements(kind: ResourceKind, backend: Backend) -> &'static Statements {
+    static BUILT: std::sync::LazyLock<[Statements; 4]> = std::sync::LazyLock::new(|| {
+        [
+            (ResourceKind::User, Backend::Sqlite),
+            (ResourceKind::User, Backend::Postgres),
+            (ResourceKind::Group, Backend::Sqlite),
+            (ResourceKind::Group, Backend::Postgres),
+        ]
+        .map(|(kind, backend)| Statements {
+            insert: build_insert_sql(kind, backend),
+            update: build_update_sql(kind, backend),
+        })
+    });
+    let row = match kind {
+        ResourceKind::User => 0,
+        ResourceKind::Group => 2,
+    };
+    let column = match backend {
+        Backend::Sqlite => 0,
+        Backend::Postgres => 1,
+    };
+    &BUILT[row + column]
+}
+
+fn build_insert_sql(kind: ResourceKind, backend: Backend) -> String {
+    let shadow = columns(kind);
+    let names: Vec<&str> = shadow.iter().map(|c| c.name()).collect();
+    // $1 tenant, $2 id, then the shadow columns, created, last_modified, version, doc,
+    // search_doc.
+    let first = 3;
+    let mut params: Vec<String> = (first..first + shadow.len() + 4)
+        .map(|n| format!("${n}"))
+        .collect();
+    params.push(backend.json_param(first + shadow.len() + 4));
+    format!(
+        "INSERT INTO {} (tenant_id, id, {}, created, last_modified, version, doc, search_doc) \
+         VALUES ($1, $2, {})",
+        kind.table(),
+        names.join(", "),
+        params.join(", ")
+    )
+}
+
+fn build_update_sql(kind: ResourceKind, backend: Backend) -> String {
+    let shadow = columns(kind);
+    // $1 tenant, $2 id, then the shadow columns, last_modified, doc, search_doc, and the
+    // version the row must still be at.
+    let mut sets: Vec<String> = shadow
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{} = ${}", c.name(), i + 3))
+        .collect();
+    let next = shadow.len() + 3;
+    sets.push(format!("last_modified = ${next}"));
+    sets.push("version = version + 1".to_owned());
+    sets.push(format!("doc = ${}", next + 1));
+    sets.push(format!("search_doc = {}", backend.json_param(next + 2)));
+    format!(
+        "UPDATE {} SET {} WHERE tenant_id = $1 AND id = $2 AND version = ${} RETURNING version",
+        kind.table(),
+        sets.join(", "),
+        next + 3
+    )
 }
 
 #[cfg(test)]

@@ -23,9 +23,10 @@ CREATE TABLE provisioning_events (
     body           TEXT,
     PRIMARY KEY (tenant_id, id)
 );
--- A resource's history, by id and by the userName/displayName its events recorded.
+-- A resource's history by its id. (By name, the current resources are looked up first; only a
+-- name no resource has any more is searched for among the events. One index keeps the cost of
+-- writing an event, in every change's transaction, low.)
 CREATE INDEX provisioning_events_resource ON provisioning_events (tenant_id, resource_id, id);
-CREATE INDEX provisioning_events_identity ON provisioning_events (tenant_id, identity_lower, id);
 
 INSERT INTO provisioning_events (tenant_id, id, at, request_id, client, method, operation,
     resource_type, resource_id, identity, identity_lower, status, scim_type, detail, changes,
