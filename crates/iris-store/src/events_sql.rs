@@ -14,9 +14,8 @@ use crate::filter_sql::Bind;
 use crate::rows::{bind_all, db_error, placeholders};
 use crate::sql_store::SqlStore;
 
-const COLUMNS: &str = "tenant_id, id, at, request_id, client, method, operation, resource_type, \
-     resource_id, identity, identity_lower, status, scim_type, detail, changes, members, quirks, body";
-const WIDTH: usize = 18;
+const COLUMNS: &str = "tenant_id, id, resource_id, identity_lower, operation, status, record";
+const WIDTH: usize = 7;
 
 /// Rows per INSERT: well below both engines' bind limits.
 const ROWS_PER_INSERT: usize = 200;
@@ -35,22 +34,12 @@ fn binds_of(scope: &TenantScope, e: &ProvisioningEvent) -> Result<Vec<Bind>, Sto
     Ok(vec![
         Bind::Text(scope.tenant_id().to_owned()),
         Bind::Text(e.id.clone()),
-        Bind::Text(e.at.clone()),
-        Bind::Text(text(&e.request_id)),
-        Bind::Text(e.client.as_str().to_owned()),
-        Bind::Text(text(&e.method)),
-        Bind::Text(e.operation.as_str().to_owned()),
-        Bind::Text(e.resource_type.name().to_owned()),
         Bind::Text(text(&e.resource_id)),
-        Bind::Text(text(&e.identity)),
         Bind::Text(text(&e.identity.to_lowercase())),
+        Bind::Text(e.operation.as_str().to_owned()),
         Bind::Int(i64::from(e.status)),
-        Bind::OptText(e.scim_type.clone()),
-        Bind::OptText(e.detail.as_deref().map(text)),
-        Bind::Text(text(&json(&e.changes)?)),
-        Bind::OptText(e.members.as_ref().map(json).transpose()?),
-        Bind::Text(json(&e.quirks)?),
-        Bind::OptText(e.body.as_deref().map(text)),
+        // JSON escapes control characters, NUL included: any text can be stored as it is.
+        Bind::Text(json(e)?),
     ])
 }
 
@@ -101,40 +90,10 @@ impl SqlStore {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(name: &str, raw: &str) -> Result<T, StoreError> {
-    serde_json::from_str(raw).map_err(|e| StoreError::Database(format!("stored {name}: {e}")))
-}
-
 fn event_from_row(row: &AnyRow) -> Result<ProvisioningEvent, StoreError> {
-    let get = |name: &str| -> Result<String, StoreError> { row.try_get(name).map_err(db_error) };
-    let opt =
-        |name: &str| -> Result<Option<String>, StoreError> { row.try_get(name).map_err(db_error) };
-    let parse = |what: &str, raw: &str| StoreError::Database(format!("stored {what} '{raw}'"));
-    let client = get("client")?;
-    let operation = get("operation")?;
-    let resource_type = get("resource_type")?;
-    let status: i64 = row.try_get("status").map_err(db_error)?;
-    Ok(ProvisioningEvent {
-        id: get("id")?,
-        at: get("at")?,
-        request_id: get("request_id")?,
-        client: iris_core::provisioning::Client::parse(&client)
-            .ok_or_else(|| parse("client", &client))?,
-        method: get("method")?,
-        operation: iris_core::provisioning::Operation::parse(&operation)
-            .ok_or_else(|| parse("operation", &operation))?,
-        resource_type: iris_core::ResourceKind::from_name(&resource_type)
-            .ok_or_else(|| parse("resource type", &resource_type))?,
-        resource_id: get("resource_id")?,
-        identity: get("identity")?,
-        status: u16::try_from(status).unwrap_or_default(),
-        scim_type: opt("scim_type")?,
-        detail: opt("detail")?,
-        changes: decode("changes", &get("changes")?)?,
-        members: opt("members")?.map(|m| decode("members", &m)).transpose()?,
-        quirks: decode("quirks", &get("quirks")?)?,
-        body: opt("body")?,
-    })
+    let record: String = row.try_get("record").map_err(db_error)?;
+    serde_json::from_str(&record)
+        .map_err(|e| StoreError::Database(format!("stored event is not an event: {e}")))
 }
 
 impl SqlStore {
@@ -245,7 +204,7 @@ impl RecordStore for SqlStore {
         let order = if query.newest_first { "DESC" } else { "ASC" };
         let limit = param(&mut binds, Bind::Int(i64::from(query.limit)));
         let sql = format!(
-            "SELECT {COLUMNS} FROM provisioning_events WHERE {} ORDER BY id {order} LIMIT {limit}",
+            "SELECT record FROM provisioning_events WHERE {} ORDER BY id {order} LIMIT {limit}",
             conditions.join(" AND ")
         );
         let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)

@@ -42,12 +42,12 @@ pub fn refused_event(
         context,
         operation,
         request.kind,
-        request.resource_id,
-        &identity,
+        &storable(request.resource_id),
+        &storable(&identity),
     )
     .with_status(error.status);
     event.scim_type = error.scim_type.map(|t| t.as_str().to_owned());
-    event.detail = Some(error.detail.clone());
+    event.detail = Some(storable(&error.detail));
     event.body = (!request.body.is_empty()).then(|| recorded_body(request.body));
     event
 }
