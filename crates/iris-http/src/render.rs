@@ -222,14 +222,17 @@ impl ResourceBody {
         let mut response = if streamed {
             Response::new(Body::from_stream(self.stream()))
         } else {
-            let bytes: Vec<u8> = self
-                .segments
-                .into_iter()
-                .flat_map(|s| match s {
-                    Segment::Bytes(b) => b,
-                    Segment::Members { .. } => Vec::new(),
-                })
-                .collect();
+            // Adjacent bytes are merged as they are pushed: without members there is one segment.
+            let mut bytes = Vec::new();
+            for segment in self.segments {
+                if let Segment::Bytes(b) = segment {
+                    if bytes.is_empty() {
+                        bytes = b;
+                    } else {
+                        bytes.extend_from_slice(&b);
+                    }
+                }
+            }
             Response::new(Body::from(bytes))
         };
         response

@@ -81,7 +81,7 @@ impl SqlStore {
             for event in chunk {
                 binds.extend(binds_of(scope, event)?);
             }
-            bind_all(query, &binds)
+            bind_all(query, binds)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -207,7 +207,7 @@ impl RecordStore for SqlStore {
             "SELECT record FROM provisioning_events WHERE {} ORDER BY id {order} LIMIT {limit}",
             conditions.join(" AND ")
         );
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
             .fetch_all(&self.reader)
             .await
             .map_err(db_error)?;

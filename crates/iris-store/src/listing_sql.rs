@@ -57,7 +57,7 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         let count_sql = format!("SELECT COUNT(*) AS n FROM {table} {alias} WHERE {where_clause}");
-        let total: i64 = bind_all(sqlx::query(AssertSqlSafe(count_sql)), &binds)
+        let total: i64 = bind_all(sqlx::query(AssertSqlSafe(count_sql)), binds.clone())
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?
@@ -87,7 +87,7 @@ impl SqlStore {
                     );
                     binds.push(limit(query.count));
                     binds.push(limit(offset));
-                    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+                    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db_error)?;
@@ -114,7 +114,7 @@ impl SqlStore {
                 );
                 // One row more than asked tells whether another page follows.
                 binds.push(limit(query.count.saturating_add(1)));
-                let mut rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+                let mut rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db_error)?;
@@ -174,7 +174,7 @@ impl SqlStore {
         let mut binds = binds.to_vec();
         binds.push(Bind::Int(count.min(i64::MAX as u64) as i64));
         binds.push(Bind::Int(offset.min(i64::MAX as u64) as i64));
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
             .fetch_all(&self.reader)
             .await
             .map_err(db_error)?;

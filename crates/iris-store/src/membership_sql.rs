@@ -98,7 +98,7 @@ impl SqlStore {
                 Bind::Text(group_id.to_owned()),
             ];
             binds.extend(ids.into_iter().map(Bind::Text));
-            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -130,7 +130,7 @@ impl SqlStore {
                 binds.push(Bind::Text(member.value));
                 binds.push(Bind::Text(kind.name().to_owned()));
             }
-            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -217,7 +217,7 @@ impl SqlStore {
                 Bind::Text(now.to_owned()),
             ];
             binds.extend(ids.into_iter().map(Bind::Text));
-            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+            bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -296,7 +296,7 @@ impl SqlStore {
             );
             let mut binds = vec![Bind::Text(scope.tenant_id().to_owned())];
             binds.extend(padded_ids.into_iter().map(Bind::Text));
-            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -378,7 +378,7 @@ impl MembershipStore for SqlStore {
             );
             let mut binds = vec![Bind::Text(scope.tenant_id().to_owned())];
             binds.extend(ids.into_iter().map(Bind::Text));
-            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
                 .fetch_all(&self.reader)
                 .await
                 .map_err(db_error)?;

@@ -49,7 +49,7 @@ impl SqlStore {
         version: i64,
     ) -> Result<(), StoreError> {
         let binds = kind.row_binds(scope.tenant_id(), write, created, version)?;
-        bind_all(sqlx::query(kind.insert_sql(self.backend)), &binds)
+        bind_all(sqlx::query(kind.insert_sql(self.backend)), binds)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -93,7 +93,7 @@ impl SqlStore {
                 binds.push(Bind::Bool(v.primary));
                 binds.push(Bind::Text(v.value_lower.clone()));
             }
-            bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+            bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -112,7 +112,7 @@ impl SqlStore {
         write: &ResourceWrite,
     ) -> Result<Option<i64>, StoreError> {
         let binds = kind.update_binds(scope.tenant_id(), write, current.version)?;
-        let row = bind_all(sqlx::query(kind.update_sql(self.backend)), &binds)
+        let row = bind_all(sqlx::query(kind.update_sql(self.backend)), binds)
             .fetch_optional(executor)
             .await
             .map_err(db_error)?;

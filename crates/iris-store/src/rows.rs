@@ -29,15 +29,16 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     }
 }
 
-pub(crate) fn bind_all<'q>(mut query: AnyQuery<'q>, binds: &[Bind]) -> AnyQuery<'q> {
+/// Binds `binds` in order, moving their strings into the query.
+pub(crate) fn bind_all<'q>(mut query: AnyQuery<'q>, binds: Vec<Bind>) -> AnyQuery<'q> {
     for b in binds {
         query = match b {
-            Bind::Text(s) => query.bind(s.clone()),
-            Bind::OptText(s) => query.bind(s.clone()),
-            Bind::Int(i) => query.bind(*i),
-            Bind::Float(f) => query.bind(*f),
-            Bind::Bool(v) => query.bind(*v),
-            Bind::OptBool(v) => query.bind(*v),
+            Bind::Text(s) => query.bind(s),
+            Bind::OptText(s) => query.bind(s),
+            Bind::Int(i) => query.bind(i),
+            Bind::Float(f) => query.bind(f),
+            Bind::Bool(v) => query.bind(v),
+            Bind::OptBool(v) => query.bind(v),
         };
     }
     query
