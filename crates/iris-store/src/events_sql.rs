@@ -82,6 +82,9 @@ impl SqlStore {
                 .await
                 .map_err(db_error)?;
         }
+        // Counted when written into the transaction: every caller commits right after, so only
+        // a commit that fails would make the count run ahead.
+        self.metrics.events_written(events.len());
         Ok(())
     }
 }
@@ -212,6 +215,7 @@ impl RecordStore for SqlStore {
             .await
             .map_err(db_error)?;
             self.commit(tx).await?;
+            self.metrics.events_purged(done.rows_affected());
             Ok(done.rows_affected())
         })
         .await

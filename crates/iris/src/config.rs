@@ -29,6 +29,13 @@ pub struct Config {
     pub activity_flush_ms: u64,
     /// How often events past their tenant's retention are purged, in seconds.
     pub log_purge_interval_seconds: u64,
+    /// Where `/metrics` is served (its own listener; `None`: not served). Loopback or a private
+    /// interface: the series name tenants.
+    pub metrics_listen: Option<String>,
+    /// Tenants with a metrics label of their own; requests of any further tenant count as `other`.
+    pub metrics_tenant_label_cap: usize,
+    /// Whether the admin API (`/admin/v1`, operator tokens only) is served on the main listener.
+    pub admin_api: bool,
 }
 
 impl Config {
@@ -55,6 +62,9 @@ impl Default for Config {
             cycle_interval_minutes: 40,
             activity_flush_ms: 2000,
             log_purge_interval_seconds: 3600,
+            metrics_listen: None,
+            metrics_tenant_label_cap: iris_http::metrics::DEFAULT_TENANT_LABEL_CAP,
+            admin_api: true,
         }
     }
 }
@@ -76,6 +86,12 @@ struct Overrides {
     db_max_connections: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     no_bootstrap: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_tenant_label_cap: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_api: Option<bool>,
 }
 
 impl Config {
@@ -91,6 +107,9 @@ impl Config {
             overrides.max_body_bytes = serve.max_body_bytes;
             overrides.db_max_connections = serve.db_max_connections;
             overrides.no_bootstrap = serve.no_bootstrap.then_some(true);
+            overrides.metrics_listen = serve.metrics_listen.clone();
+            overrides.metrics_tenant_label_cap = serve.metrics_tenant_label_cap;
+            overrides.admin_api = serve.no_admin_api.then_some(false);
         }
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &cli.config {
@@ -128,6 +147,10 @@ impl Config {
                 "activity_flush_ms must be at least 10 and log_purge_interval_seconds at least 1"
             );
         }
+        self.metrics_addr()?;
+        if self.metrics_tenant_label_cap == 0 {
+            bail!("metrics_tenant_label_cap must be at least 1");
+        }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -143,6 +166,18 @@ impl Config {
                 self.listen
             )
         })
+    }
+
+    /// The address `/metrics` is served on, if any.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        self.metrics_listen
+            .as_deref()
+            .map(|raw| {
+                raw.parse().with_context(|| {
+                    format!("metrics_listen must be an address like 127.0.0.1:9090, got '{raw}'")
+                })
+            })
+            .transpose()
     }
 
     /// The public URL, or one derived from the address actually bound.

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod operator;
 pub mod server;
 pub mod telemetry;
 
@@ -38,5 +39,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::export(&config, &tenant, output.as_deref()).await
         }
         Command::Import { input } => admin::import(&config, input.as_deref()).await,
+        Command::Admin(c) => operator::admin(&config, c).await,
     }
 }
