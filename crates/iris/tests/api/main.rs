@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod harness;
 
+mod admin_api;
 mod auth;
 mod cli;
 mod crash;
@@ -19,6 +20,7 @@ mod filters;
 mod groups;
 mod groups_bench;
 mod membership_versions;
+mod metrics;
 mod operator;
 mod paging;
 mod patch_properties;
