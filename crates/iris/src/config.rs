@@ -198,3 +198,46 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn load(args: &[&str]) -> anyhow::Result<Config> {
+        Config::load(&Cli::parse_from(args))
+    }
+
+    #[test]
+    fn metrics_are_off_and_the_admin_api_on_unless_configured() {
+        let config = load(&["iris", "serve"]).unwrap();
+        assert_eq!(config.metrics_addr().unwrap(), None);
+        assert!(config.admin_api);
+        assert_eq!(config.metrics_tenant_label_cap, 100);
+        let config = load(&[
+            "iris",
+            "serve",
+            "--metrics-listen",
+            "127.0.0.1:9090",
+            "--metrics-tenant-label-cap",
+            "5",
+            "--no-admin-api",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.metrics_addr().unwrap(),
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        assert_eq!(config.metrics_tenant_label_cap, 5);
+        assert!(!config.admin_api);
+    }
+
+    #[test]
+    fn a_bad_metrics_address_or_a_zero_cap_is_refused() {
+        let bad = load(&["iris", "serve", "--metrics-listen", "localhost"]).unwrap_err();
+        assert!(format!("{bad:#}").contains("metrics_listen"), "{bad:#}");
+        let zero = load(&["iris", "serve", "--metrics-tenant-label-cap", "0"]).unwrap_err();
+        assert!(format!("{zero:#}").contains("at least 1"), "{zero:#}");
+    }
+}
