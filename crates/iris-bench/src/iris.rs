@@ -49,10 +49,26 @@ pub fn binary(explicit: Option<&Path>, build: bool) -> Result<PathBuf> {
         .context("no target/release/iris: run `cargo build --release -p iris`")
 }
 
-/// `iris --database URL import FILE`. On PostgreSQL the import session runs with
-/// `synchronous_commit=off` (seeding is setup, not measured; `iris import` commits once per user,
-/// which on this machine's disk would take minutes for 100k users).
+/// `iris --database URL migrate`, then `iris --database URL import FILE` (admin commands never
+/// create a database). On PostgreSQL the import session runs with `synchronous_commit=off`
+/// (seeding is setup, not measured; `iris import` commits once per user, which on this machine's
+/// disk would take minutes for 100k users).
 pub async fn import(bin: &Path, database: &str, file: &Path) -> Result<()> {
+    let migrated = Command::new(bin)
+        .arg("--database")
+        .arg(database)
+        .arg("migrate")
+        .env("IRIS_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running iris migrate")?;
+    if !migrated.status.success() {
+        bail!(
+            "iris migrate failed: {}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+    }
     let mut command = Command::new(bin);
     if database.starts_with("postgres") {
         command.env("PGOPTIONS", "-c synchronous_commit=off");

@@ -98,6 +98,12 @@ impl ScimError {
         Self::new(401, None, detail)
     }
 
+    /// 413: the request asks for more work than Iris does in one request (RFC 7644 §3.7.4 uses it
+    /// for bulk requests over their limits; RFC 7644 §3.12 defines no `scimType` for it).
+    pub fn payload_too_large(detail: impl Into<String>) -> Self {
+        Self::new(413, None, detail)
+    }
+
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
         Self::new(412, None, detail)
     }

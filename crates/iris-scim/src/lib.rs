@@ -3,9 +3,11 @@
 
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod patch;
 pub mod projection;
 pub mod provisioning_log;
+pub mod quirks;
 pub mod resource;
 pub mod schema;
 

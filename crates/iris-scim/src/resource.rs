@@ -10,6 +10,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
+use crate::limits;
 use crate::schema::{AttrType, Attribute, Mutability, ResourceType, Schema};
 
 pub type Document = Map<String, Value>;
@@ -182,6 +183,9 @@ pub fn coerce(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
                 && seen.insert(canonical_text(&v))
             {
                 out.push(v);
+                if attr.max_values.is_some_and(|max| out.len() > max) {
+                    return Err(limits::too_many_values(attr.name));
+                }
             }
         }
         check_single_primary(attr, &out)?;
@@ -205,7 +209,7 @@ pub fn coerce(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
 }
 
 /// `value` as JSON text with object keys in sorted order: equal values give equal text.
-fn canonical_text(value: &Value) -> String {
+pub(crate) fn canonical_text(value: &Value) -> String {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -354,12 +358,16 @@ fn coerce_simple(attr: &Attribute, value: &Value) -> ScimResult<Value> {
 
 /// JSON booleans, and the strings `"true"`/`"false"` in any case (Entra sends `"True"`/`"False"`).
 pub fn parse_bool(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
+    let parsed = match value {
+        Value::Bool(b) => return Some(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
+    };
+    if parsed.is_some() {
+        crate::quirks::note(crate::quirks::Quirk::StringBoolean);
     }
+    parsed
 }
 
 pub fn parse_datetime(s: &str) -> Option<time::OffsetDateTime> {
@@ -478,6 +486,44 @@ mod tests {
             doc["emails"],
             json!([{"value": "a@x.org", "type": "work", "primary": true},
                    {"value": "b@x.org", "type": "home"}])
+        );
+    }
+
+    #[test]
+    fn a_multi_valued_attribute_holds_at_most_the_limit_but_group_members_are_not_counted() {
+        use crate::limits::MAX_VALUES_PER_ATTRIBUTE;
+        let values = |n: usize, attr: &str| -> Value {
+            (0..n)
+                .map(|i| json!({"value": format!("{attr}-{i}")}))
+                .collect()
+        };
+        for attr in ["emails", "phoneNumbers", "roles", "entitlements"] {
+            let at_limit = json!({"userName": "u", attr: values(MAX_VALUES_PER_ATTRIBUTE, attr)});
+            let doc = document_from_request(user_type(), &at_limit).unwrap();
+            assert_eq!(
+                doc[attr].as_array().map(Vec::len),
+                Some(MAX_VALUES_PER_ATTRIBUTE)
+            );
+            let over = json!({"userName": "u", attr: values(MAX_VALUES_PER_ATTRIBUTE + 1, attr)});
+            let err = document_from_request(user_type(), &over).unwrap_err();
+            assert_eq!(err.status, 400);
+            assert_eq!(err.scim_type, Some(crate::error::ScimType::InvalidValue));
+            assert!(err.detail.contains(&format!("'{attr}'")), "{err}");
+            assert!(err.detail.contains("maxValuesPerAttribute"), "{err}");
+        }
+        // Duplicates are kept once, so they do not count twice.
+        let mut repeated = values(MAX_VALUES_PER_ATTRIBUTE, "emails");
+        if let Value::Array(items) = &mut repeated {
+            items.extend(items.clone());
+        }
+        document_from_request(user_type(), &json!({"userName": "u", "emails": repeated})).unwrap();
+        // A group's members live in their own table: 20 times the limit is fine.
+        let members = values(20 * MAX_VALUES_PER_ATTRIBUTE, "m");
+        let group = json!({"displayName": "All", "members": members});
+        let doc = document_from_request(crate::schema::group_type(), &group).unwrap();
+        assert_eq!(
+            doc["members"].as_array().map(Vec::len),
+            Some(20 * MAX_VALUES_PER_ATTRIBUTE)
         );
     }
 

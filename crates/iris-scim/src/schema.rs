@@ -113,6 +113,9 @@ pub struct Attribute {
     pub reference_types: &'static [&'static str],
     pub sub_attributes: Vec<Attribute>,
     pub description: &'static str,
+    /// The most values a multi-valued attribute of a stored document holds
+    /// ([`crate::limits::MAX_VALUES_PER_ATTRIBUTE`]); `None` when it is not bounded that way.
+    pub max_values: Option<usize>,
 }
 
 impl Attribute {
@@ -130,6 +133,7 @@ impl Attribute {
             reference_types: &[],
             sub_attributes: Vec::new(),
             description,
+            max_values: None,
         }
     }
 
@@ -161,6 +165,15 @@ impl Attribute {
 
     fn multi(mut self) -> Self {
         self.multi_valued = true;
+        self.max_values = Some(crate::limits::MAX_VALUES_PER_ATTRIBUTE);
+        self
+    }
+
+    /// A multi-valued attribute whose values are not kept in the document (a group's `members`
+    /// live in their own table, bounded per PATCH operation instead), so the per-attribute bound
+    /// does not apply.
+    fn stored_apart(mut self) -> Self {
+        self.max_values = None;
         self
     }
 
@@ -646,7 +659,8 @@ fn group_schema() -> Schema {
             ],
             "The members of the group.",
         )
-        .multi(),
+        .multi()
+        .stored_apart(),
     ]);
     Schema {
         id: GROUP,

@@ -25,13 +25,10 @@ fn json(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
 }
 
-/// PostgreSQL refuses NUL in text; a client can put one in a path or a body. Keep it visible.
+/// PostgreSQL refuses NUL in text; a client can put one in a path or a body. Kept visible, as
+/// the error details write it.
 fn text(s: &str) -> String {
-    if s.contains('\0') {
-        s.replace('\0', "\u{2400}")
-    } else {
-        s.to_owned()
-    }
+    iris_core::provisioning::storable(s)
 }
 
 fn binds_of(scope: &TenantScope, e: &ProvisioningEvent) -> Result<Vec<Bind>, StoreError> {

@@ -17,6 +17,7 @@ mod tables;
 mod tenancy_sql;
 mod wal_sync;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ pub struct PoolConfig {
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: Duration,
+    /// Whether a SQLite database file that does not exist yet is created. Only starting a server
+    /// and migrating should create one: for other commands a missing file is a mistyped path.
+    pub create_if_missing: bool,
 }
 
 impl Default for PoolConfig {
@@ -42,6 +46,7 @@ impl Default for PoolConfig {
         Self {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
+            create_if_missing: true,
         }
     }
 }
@@ -50,15 +55,48 @@ impl Default for PoolConfig {
 pub enum ConnectError {
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    #[error("the SQLite database {} does not exist", .0.display())]
+    MissingDatabase(PathBuf),
     #[error("cannot open the database: {0}")]
     Connect(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Opens the database at `url` and applies any pending migrations.
+/// A migration that was pending when the database was opened, and is applied now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub description: String,
+}
+
+impl std::fmt::Display for AppliedMigration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.version, self.description)
+    }
+}
+
+/// Opens the database at `url` and applies any pending migrations (logging each one).
 pub async fn connect(url: &str, config: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
+    Ok(open_and_migrate(url, config).await?.0)
+}
+
+/// Opens the database at `url`, applies any pending migrations and says which ones it applied.
+pub async fn migrate(
+    url: &str,
+    config: &PoolConfig,
+) -> Result<Vec<AppliedMigration>, ConnectError> {
+    Ok(open_and_migrate(url, config).await?.1)
+}
+
+async fn open_and_migrate(
+    url: &str,
+    config: &PoolConfig,
+) -> Result<(Arc<dyn Store>, Vec<AppliedMigration>), ConnectError> {
     let store = SqlStore::connect(url, config).await?;
-    store.migrate().await?;
-    Ok(Arc::new(store))
+    let applied = store.migrate().await?;
+    for migration in &applied {
+        tracing::info!(version = migration.version, description = %migration.description, "applied migration");
+    }
+    Ok((Arc::new(store), applied))
 }

@@ -4,6 +4,8 @@
 //! SQLite's lock) and a reader pool; both use WAL with `synchronous=FULL`, so a committed write is
 //! on disk before Iris acknowledges it. PostgreSQL uses one pool and its default durable commit.
 
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,13 +17,14 @@ use iris_core::StoreError;
 use iris_core::store::{PoolStats, Store};
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Executor, Row};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Executor, Row};
 
 use crate::dialect::{Backend, Dialect};
 use crate::rows::db_error;
 use crate::store_metrics::StoreMetrics;
 use crate::wal_sync::WalSync;
-use crate::{ConnectError, PoolConfig};
+use crate::{AppliedMigration, ConnectError, PoolConfig};
 
 pub struct SqlStore {
     pub(crate) backend: Backend,
@@ -32,15 +35,38 @@ pub struct SqlStore {
     pub(crate) metrics: StoreMetrics,
 }
 
-/// Makes `sqlite://iris.db` create the file on first start.
-fn sqlite_url(url: &str) -> String {
+/// Makes `sqlite://iris.db` create the file on first start when `create` allows it, and refuse
+/// to open a missing one otherwise. A URL that names its own `mode=` keeps it.
+fn sqlite_url(url: &str, create: bool) -> String {
+    let mode = if create { "mode=rwc" } else { "mode=rw" };
     if url.contains("mode=") {
         url.to_owned()
     } else if url.contains('?') {
-        format!("{url}&mode=rwc")
+        format!("{url}&{mode}")
     } else {
-        format!("{url}?mode=rwc")
+        format!("{url}?{mode}")
     }
+}
+
+/// The file a SQLite URL without its own `mode=` opens, unless it is an in-memory database.
+fn sqlite_file(url: &str) -> Result<Option<PathBuf>, sqlx::Error> {
+    let database = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if url.contains("mode=") || database.split('?').next() == Some(":memory:") {
+        return Ok(None);
+    }
+    // sqlx's own parsing, so the path is the one SQLite will open (percent-decoded).
+    let options = SqliteConnectOptions::from_str(url)?;
+    Ok(Some(options.get_filename().to_path_buf()))
+}
+
+/// Statements are not logged: sqlx would log each one whole (a multi-row INSERT is hundreds of
+/// kilobytes on one line) and slow ones at WARN. Slow statements are the database's to report
+/// (PostgreSQL's `log_min_duration_statement`).
+fn without_statement_logs(options: AnyConnectOptions) -> AnyConnectOptions {
+    options.disable_statement_logging()
 }
 
 /// Per-connection settings. WAL lets readers run beside the writer. `synchronous=FULL` syncs the
@@ -86,7 +112,16 @@ impl SqlStore {
         };
         match backend {
             Backend::Sqlite => {
-                let options = AnyConnectOptions::from_str(&sqlite_url(url))?;
+                if !config.create_if_missing
+                    && let Some(path) = sqlite_file(url)?
+                    && !path.exists()
+                {
+                    return Err(ConnectError::MissingDatabase(path));
+                }
+                let options = without_statement_logs(AnyConnectOptions::from_str(&sqlite_url(
+                    url,
+                    config.create_if_missing,
+                ))?);
                 let mut wal = WalSync::for_url(url);
                 // The writer leaves flushing to the group commit when there is a file to flush;
                 // should WAL mode be unavailable, every commit syncs itself again.
@@ -129,7 +164,8 @@ impl SqlStore {
                 })
             }
             Backend::Postgres => {
-                let pool = pool_options().connect(url).await?;
+                let options = without_statement_logs(AnyConnectOptions::from_str(url)?);
+                let pool = pool_options().connect_with(options).await?;
                 Ok(Self {
                     backend,
                     reader: pool.clone(),
@@ -141,14 +177,18 @@ impl SqlStore {
         }
     }
 
-    /// Applies pending migrations. PostgreSQL serialises concurrent migrators with an advisory
-    /// lock; SQLite has none, so when two processes open a new file at once the loser's migration
-    /// transaction fails and is retried, by which time it finds the winner's work applied.
-    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+    /// Applies pending migrations and returns those that were pending. PostgreSQL serialises
+    /// concurrent migrators with an advisory lock; SQLite has none, so when two processes open a
+    /// new file at once the loser's migration transaction fails and is retried, by which time it
+    /// finds the winner's work applied. (Another process may apply some of the pending
+    /// migrations meanwhile; they are reported all the same: they were pending, and now they are
+    /// applied.)
+    pub async fn migrate(&self) -> Result<Vec<AppliedMigration>, sqlx::migrate::MigrateError> {
         let migrator = match self.backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
+        let pending = self.pending_migrations(&migrator).await?;
         let mut attempt = 0;
         loop {
             match migrator.run(&self.writer).await {
@@ -162,13 +202,40 @@ impl SqlStore {
                 }
                 Ok(()) => {
                     // Migrations commit on the writer too: flush them like any other write.
-                    return self.durable().await.map_err(|e| {
+                    self.durable().await.map_err(|e| {
                         sqlx::migrate::MigrateError::Execute(sqlx::Error::Protocol(e.to_string()))
-                    });
+                    })?;
+                    return Ok(pending);
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The migrations of `migrator` that the database has not applied yet.
+    async fn pending_migrations(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<Vec<AppliedMigration>, sqlx::migrate::MigrateError> {
+        use sqlx::migrate::Migrate;
+        let mut conn = self.writer.acquire().await?;
+        // Under the migrators' lock: concurrent `CREATE TABLE IF NOT EXISTS` of the migrations
+        // table collide on PostgreSQL.
+        conn.lock().await?;
+        let listed = match conn.ensure_migrations_table(&migrator.table_name).await {
+            Ok(()) => conn.list_applied_migrations(&migrator.table_name).await,
+            Err(e) => Err(e),
+        };
+        conn.unlock().await?;
+        let applied: HashSet<i64> = listed?.into_iter().map(|m| m.version).collect();
+        Ok(migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+            .map(|m| AppliedMigration {
+                version: m.version,
+                description: m.description.to_string(),
+            })
+            .collect())
     }
 
     pub fn backend(&self) -> Backend {

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::cli::{TenantCommand, TokenCommand};
 use crate::config::Config;
-use crate::server::open_store;
+use crate::server::open_existing_store;
 
 pub(crate) fn core_error(e: CoreError) -> anyhow::Error {
     match e {
@@ -25,7 +25,7 @@ pub(crate) fn core_error(e: CoreError) -> anyhow::Error {
 }
 
 async fn service(config: &Config) -> anyhow::Result<(TenantService, ProvisioningLog, String)> {
-    let store = open_store(config).await?;
+    let store = open_existing_store(config).await?;
     let public_url = config.public_url_for(config.listen_addr()?);
     Ok((
         TenantService::new(store.clone()),
@@ -128,6 +128,12 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<(
                 .map_err(core_error)?;
             println!("tenant '{name}' enabled");
         }
+        TenantCommand::Status { name, json } => {
+            return crate::log_cli::tenant_status(config, &name, json).await;
+        }
+        TenantCommand::Retention { name, days } => {
+            return crate::log_cli::set_retention(config, &name, days).await;
+        }
         TenantCommand::Rejected { name, limit, json } => {
             let tenant = tenants.find(&name).await.map_err(core_error)?;
             let query = EventQuery {
@@ -203,7 +209,7 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
 
 /// `iris export`: one JSON object per line, flushed as it goes.
 pub async fn export(config: &Config, tenant: &str, output: Option<&Path>) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
+    let store = open_existing_store(config).await?;
     let mut out: Box<dyn Write> = match output {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -246,7 +252,7 @@ pub async fn import(config: &Config, input: Option<&Path>) -> anyhow::Result<()>
             serde_json::from_str::<Line>(&line)
                 .map_err(|e| unreadable(format!("is not an export record: {e}")))
         });
-    let store = open_store(config).await?;
+    let store = open_existing_store(config).await?;
     let summary = TransferService::new(store)
         .import(lines)
         .await

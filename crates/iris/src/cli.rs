@@ -60,6 +60,68 @@ pub enum Command {
     /// The admin API: operator tokens and its OpenAPI document.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The provisioning engine: sync a directory export into any SCIM endpoint (docs/sync.md).
+    #[command(subcommand)]
+    Sync(crate::sync_cli::SyncCommand),
+    /// Rehearse an identity provider's provisioning against any SCIM server.
+    #[command(subcommand)]
+    Simulate(crate::sync_cli::SimulateCommand),
+    /// Read a tenant's provisioning log (`iris log TENANT`), or purge old events (`iris log purge`).
+    Log(LogArgs),
+}
+
+/// `iris log TENANT [filters]`: what requests changed, oldest first; `--csv` in the column layout
+/// of Entra's provisioning-log download, so both sides can be read together.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct LogArgs {
+    #[command(subcommand)]
+    pub command: Option<LogCommand>,
+    /// The tenant whose log to read.
+    #[arg(required = true)]
+    pub tenant: Option<String>,
+    /// Only events at or after this time: RFC 3339 (`2026-12-02T10:00:00Z`) or an age (`90m`,
+    /// `2h`, `7d`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events before this time (same forms as --since).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The history of one user or group: its id, or its userName/displayName.
+    #[arg(long, alias = "group")]
+    pub user: Option<String>,
+    /// Only these operations (repeat or comma-separate): create, update, disable, enable,
+    /// delete, rename, members-added, members-removed, query.
+    #[arg(long = "op", value_delimiter = ',')]
+    pub ops: Vec<String>,
+    /// Only `success`, `failure`, or one HTTP status (`409`).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// At most this many events (the newest of the range), or cycles with --cycles.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// List the tenant's provisioning cycles instead of its events, newest first.
+    #[arg(long)]
+    pub cycles: bool,
+    /// One JSON object per line.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV in the column layout of Entra's provisioning-log download.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Delete events past their tenant's retention (what `iris serve` does hourly), or, with
+    /// --older-than, a tenant's events older than that many days.
+    Purge {
+        /// Only this tenant (all tenants, each by its own retention, if omitted).
+        tenant: Option<String>,
+        /// Delete events older than this many days instead of the tenant's retention.
+        #[arg(long, requires = "tenant")]
+        older_than: Option<u32>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +154,14 @@ pub struct ServeArgs {
     /// Do not serve the admin API (/admin/v1) on the main listener.
     #[arg(long, env = "IRIS_NO_ADMIN_API")]
     pub no_admin_api: bool,
+    /// Quiet seconds that end a provisioning cycle (default 300).
+    #[arg(long, env = "IRIS_CYCLE_IDLE_SECONDS")]
+    pub cycle_idle_seconds: Option<u64>,
+
+    /// The identity provider's schedule in minutes (default 40, Entra's); a tenant with no
+    /// request for two of them is silent.
+    #[arg(long, env = "IRIS_CYCLE_INTERVAL_MINUTES")]
+    pub cycle_interval_minutes: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,11 +182,20 @@ pub enum TenantCommand {
     Disable { name: String },
     /// Re-enable a disabled tenant.
     Enable { name: String },
-    /// Show the tenant's most recently refused PATCH requests, newest first: the body as the
+    /// What an operator needs at a glance: the last request, the last provisioning cycle and its
+    /// counts, the failure rate, and a verdict (healthy, degraded, failing, silent).
+    Status {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set how many days the tenant's provisioning events are kept (default 30).
+    Retention { name: String, days: u32 },
+    /// Show the tenant's most recently refused requests, newest first: the body as the
     /// identity provider sent it (passwords redacted) and the error Iris answered.
     Rejected {
         name: String,
-        /// How many to show (the newest 1,000 are kept).
+        /// How many to show.
         #[arg(long, default_value_t = 20)]
         limit: u32,
         /// One JSON object per line instead of text.

@@ -92,6 +92,10 @@ struct Overrides {
     metrics_tenant_label_cap: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     admin_api: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cycle_idle_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cycle_interval_minutes: Option<u64>,
 }
 
 impl Config {
@@ -110,6 +114,8 @@ impl Config {
             overrides.metrics_listen = serve.metrics_listen.clone();
             overrides.metrics_tenant_label_cap = serve.metrics_tenant_label_cap;
             overrides.admin_api = serve.no_admin_api.then_some(false);
+            overrides.cycle_idle_seconds = serve.cycle_idle_seconds;
+            overrides.cycle_interval_minutes = serve.cycle_interval_minutes;
         }
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &cli.config {

@@ -5,8 +5,10 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod log_cli;
 pub mod operator;
 pub mod server;
+pub mod sync_cli;
 pub mod telemetry;
 
 use cli::{Cli, Command};
@@ -25,12 +27,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             server::serve(&config, listener, server::shutdown_signal()).await
         }
         Command::Migrate => {
-            let store = server::open_store(&config).await?;
-            println!(
-                "database {} is up to date",
-                server::redact_url(&config.database)
-            );
-            drop(store);
+            let applied = server::migrate(&config).await?;
+            for migration in &applied {
+                println!("applied migration {migration}");
+            }
+            let database = server::redact_url(&config.database);
+            if applied.is_empty() {
+                println!("database {database} was already up to date");
+            } else {
+                println!("database {database} is up to date");
+            }
             Ok(())
         }
         Command::Tenant(c) => admin::tenant(&config, c).await,
@@ -40,5 +46,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { input } => admin::import(&config, input.as_deref()).await,
         Command::Admin(c) => operator::admin(&config, c).await,
+        Command::Log(args) => log_cli::run(&config, args).await,
+        Command::Sync(c) => sync_cli::sync(&config, c).await,
+        Command::Simulate(c) => sync_cli::simulate(c).await,
     }
 }

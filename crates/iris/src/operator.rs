@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::admin::core_error;
 use crate::cli::{AdminCommand, OperatorTokenCommand};
 use crate::config::Config;
-use crate::server::open_store;
+use crate::server::open_existing_store;
 
 pub async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
     match command {
@@ -20,7 +20,7 @@ pub async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()>
 }
 
 async fn token(config: &Config, command: OperatorTokenCommand) -> anyhow::Result<()> {
-    let operators = OperatorService::new(open_store(config).await?);
+    let operators = OperatorService::new(open_existing_store(config).await?);
     match command {
         OperatorTokenCommand::Issue { label, json } => {
             let issued = operators

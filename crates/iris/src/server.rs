@@ -8,7 +8,7 @@ use iris_core::listing::PageLimits;
 use iris_core::{ResourceService, Store, TenantName, TenantService};
 use iris_http::{AppState, HttpConfig};
 use iris_scim::filter::FilterLimits;
-use iris_store::PoolConfig;
+use iris_store::{AppliedMigration, ConnectError, PoolConfig};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -16,15 +16,51 @@ use crate::config::Config;
 /// How often the metrics' histogram samples are folded into their buckets.
 const METRICS_UPKEEP_SECONDS: u64 = 5;
 
-/// Opens (and migrates) the configured database.
+/// Opens (and migrates) the configured database, creating a SQLite file that does not exist yet:
+/// what `iris serve` does on its first start.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let pool = PoolConfig {
-        max_connections: config.db_max_connections,
-        ..PoolConfig::default()
-    };
-    iris_store::connect(&config.database, &pool)
+    iris_store::connect(&config.database, &pool_config(config, true))
         .await
-        .with_context(|| format!("opening database {}", redact_url(&config.database)))
+        .with_context(|| opening(config))
+}
+
+/// Opens (and migrates) the configured database, which must exist: the admin commands work on a
+/// server's database, so a SQLite path that names no file is a mistake, not a new database.
+pub async fn open_existing_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    iris_store::connect(&config.database, &pool_config(config, false))
+        .await
+        .map_err(missing_database_hint)
+        .with_context(|| opening(config))
+}
+
+/// `iris migrate`: applies pending migrations (creating a SQLite file that does not exist yet,
+/// as `serve` would) and returns the ones it applied.
+pub async fn migrate(config: &Config) -> anyhow::Result<Vec<AppliedMigration>> {
+    iris_store::migrate(&config.database, &pool_config(config, true))
+        .await
+        .with_context(|| opening(config))
+}
+
+fn pool_config(config: &Config, create_if_missing: bool) -> PoolConfig {
+    PoolConfig {
+        max_connections: config.db_max_connections,
+        create_if_missing,
+        ..PoolConfig::default()
+    }
+}
+
+fn opening(config: &Config) -> String {
+    format!("opening database {}", redact_url(&config.database))
+}
+
+fn missing_database_hint(e: ConnectError) -> anyhow::Error {
+    match e {
+        ConnectError::MissingDatabase(_) => anyhow::anyhow!(
+            "{e}; check --database (admin commands never create a database; `iris migrate` or \
+             `iris serve` does)"
+        ),
+        other => other.into(),
+    }
 }
 
 /// Serves on `listener` (and `/metrics` on `metrics_listen`, if configured) until `shutdown`

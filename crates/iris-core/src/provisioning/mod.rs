@@ -22,7 +22,9 @@ pub use events::{
 };
 pub use pages::{MAX_PAGE, Page};
 pub use query::{EventQuery, StatusFilter, id_bound};
-pub use refusals::{MAX_RECORDED_BODY, RefusedRequest, redact_passwords, refused_event};
+pub use refusals::{
+    MAX_LOGGED_BODY, MAX_RECORDED_BODY, RefusedRequest, redact_passwords, refused_event, storable,
+};
 pub use tracker::{ActivitySegment, ActivityTracker};
 
 use iris_scim::ScimError;
@@ -74,7 +76,21 @@ impl ProvisioningLog {
         request: RefusedRequest<'_>,
         error: &ScimError,
     ) {
-        let event = refused_event(context, request, error);
+        let mut event = refused_event(context, request, error);
+        if event.identity.is_empty()
+            && !event.resource_id.is_empty()
+            && !event.resource_id.chars().any(char::is_control)
+        {
+            // A refused PATCH or DELETE names the resource by id only: show its name, as the
+            // other events of its history do (a lookup paid only by refusals).
+            if let Ok(Some(current)) = self
+                .store
+                .get(tenant.scope(), request.kind, request.resource_id)
+                .await
+            {
+                event.identity = identity_of(request.kind, &current.doc);
+            }
+        }
         tracing::warn!(
             tenant = tenant.name(),
             method = %context.method,
@@ -82,7 +98,7 @@ impl ProvisioningLog {
             id = request.resource_id,
             status = error.status,
             detail = %error.detail,
-            body = event.body.as_deref().unwrap_or_default(),
+            body = %refusals::truncate(event.body.clone().unwrap_or_default(), MAX_LOGGED_BODY),
             "request refused"
         );
         if let Err(e) = self

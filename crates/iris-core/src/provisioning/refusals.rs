@@ -13,6 +13,14 @@ use super::events::{Operation, ProvisioningEvent};
 /// Longest body kept, in bytes; the rest is cut off (and the cut is noted).
 pub const MAX_RECORDED_BODY: usize = 64 * 1024;
 
+/// Longest body written to the log with the warning about a refusal; the event keeps more.
+pub const MAX_LOGGED_BODY: usize = 1024;
+
+/// What a NUL character is recorded as. PostgreSQL's text columns cannot hold NUL, and a refused
+/// request may well carry one (`PATCH /Users/a%00b`); this is how `escape_debug` writes it, as in
+/// the error details that quote such input.
+const NUL_RECORDED_AS: &str = "\\0";
+
 /// What was refused: the request line, in SCIM terms.
 #[derive(Debug, Clone, Copy)]
 pub struct RefusedRequest<'a> {
@@ -60,7 +68,7 @@ fn identity_in_body(kind: ResourceKind, body: &[u8]) -> String {
 }
 
 /// The body to keep: JSON with its passwords redacted (re-serialised compactly), or the raw text
-/// when it is not JSON, unless that text mentions a password at all.
+/// when it is not JSON, unless that text mentions a password at all; NUL written storably.
 pub(crate) fn recorded_body(raw: &[u8]) -> String {
     let text = match serde_json::from_slice::<Value>(raw) {
         Ok(json) => redact_passwords(&json).to_string(),
@@ -73,10 +81,15 @@ pub(crate) fn recorded_body(raw: &[u8]) -> String {
             }
         }
     };
-    truncate(text, MAX_RECORDED_BODY)
+    truncate(storable(&text), MAX_RECORDED_BODY)
 }
 
-fn truncate(mut text: String, max: usize) -> String {
+/// `text` with every NUL written as [`NUL_RECORDED_AS`], so that both databases can store it.
+pub fn storable(text: &str) -> String {
+    text.replace('\0', NUL_RECORDED_AS)
+}
+
+pub(crate) fn truncate(mut text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }
@@ -145,6 +158,16 @@ mod tests {
         let broken = recorded_body(br#"{"op": "replace", "path": "password", "value": "s3cret""#);
         assert!(!broken.contains("s3cret"), "{broken}");
         assert_eq!(recorded_body(b"{not json"), "{not json");
+    }
+
+    #[test]
+    fn nul_characters_are_recorded_escaped_as_the_error_details_write_them() {
+        assert_eq!(storable("a\0b\0"), "a\\0b\\0");
+        assert_eq!(storable("a\0b"), "a\0b".escape_debug().to_string());
+        assert_eq!(storable("plain"), "plain");
+        // Raw text that is not JSON keeps what it says, NUL included, readably.
+        let body = recorded_body(b"{\"op\": \"add\"\0");
+        assert_eq!(body, "{\"op\": \"add\"\\0");
     }
 
     #[test]

@@ -24,11 +24,35 @@ pub struct ActivitySegment {
     pub counts: CycleCounts,
 }
 
+/// A run of requests as counted in memory; an [`ActivitySegment`] once flushed.
+struct Run {
+    first_at: OffsetDateTime,
+    last_at: OffsetDateTime,
+    first_was_probe: bool,
+    counts: CycleCounts,
+}
+
+impl Run {
+    fn segment(&self) -> ActivitySegment {
+        ActivitySegment {
+            first_at: clock::format(self.first_at),
+            last_at: clock::format(self.last_at),
+            first_was_probe: self.first_was_probe,
+            counts: self.counts,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Pending {
     tenant: Option<Tenant>,
-    segments: Vec<(OffsetDateTime, ActivitySegment)>,
+    runs: Vec<Run>,
 }
+
+/// How long after its last flush a tenant's cycle is flushed once more, with no new requests:
+/// changes are counted only once their transactions are surely done (see `record_activity`), so
+/// the last ones of a burst need a later pass.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What this process served since the last flush, per tenant name.
 #[derive(Clone)]
@@ -36,6 +60,8 @@ pub struct ActivityTracker {
     store: Arc<dyn Store>,
     settings: CycleSettings,
     pending: Arc<Mutex<HashMap<String, Pending>>>,
+    /// Tenants flushed recently, and when to flush them once more.
+    settling: Arc<Mutex<HashMap<String, (Tenant, std::time::Instant)>>>,
 }
 
 impl ActivityTracker {
@@ -44,6 +70,7 @@ impl ActivityTracker {
             store,
             settings,
             pending: Arc::default(),
+            settling: Arc::default(),
         }
     }
 
@@ -52,6 +79,7 @@ impl ActivityTracker {
     }
 
     /// Counts one request to the tenant named `tenant_name`; `tenant` when its token proved it.
+    /// On the request path: one short lock, no allocation once the tenant is known.
     pub fn note(
         &self,
         tenant_name: &str,
@@ -60,34 +88,36 @@ impl ActivityTracker {
         failed: bool,
     ) {
         let now = OffsetDateTime::now_utc();
-        let at = clock::format(now);
         let idle = time::Duration::try_from(self.settings.idle_gap).unwrap_or(time::Duration::MAX);
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };
-        let entry = pending.entry(tenant_name.to_owned()).or_default();
-        if let Some(t) = tenant {
-            entry.tenant.get_or_insert_with(|| t.clone());
+        if !pending.contains_key(tenant_name) {
+            pending.insert(tenant_name.to_owned(), Pending::default());
+        }
+        let Some(entry) = pending.get_mut(tenant_name) else {
+            return;
+        };
+        if entry.tenant.is_none()
+            && let Some(t) = tenant
+        {
+            entry.tenant = Some(t.clone());
         }
         let continues = entry
-            .segments
+            .runs
             .last()
-            .is_some_and(|(last, _)| now - *last <= idle);
+            .is_some_and(|run| now - run.last_at <= idle);
         if !continues {
-            entry.segments.push((
-                now,
-                ActivitySegment {
-                    first_at: at.clone(),
-                    last_at: at.clone(),
-                    first_was_probe: kind == RequestKind::Probe,
-                    counts: CycleCounts::default(),
-                },
-            ));
+            entry.runs.push(Run {
+                first_at: now,
+                last_at: now,
+                first_was_probe: kind == RequestKind::Probe,
+                counts: CycleCounts::default(),
+            });
         }
-        if let Some((last, segment)) = entry.segments.last_mut() {
-            *last = now;
-            segment.last_at = at;
-            let c = &mut segment.counts;
+        if let Some(run) = entry.runs.last_mut() {
+            run.last_at = now;
+            let c = &mut run.counts;
             match kind {
                 RequestKind::Unauthorized => c.unauthorized += 1,
                 counted => {
@@ -108,10 +138,29 @@ impl ActivityTracker {
     /// Adds everything pending to the tenants' cycles. A tenant named only by refused requests is
     /// looked up; an unknown name is dropped (metrics still counted the requests).
     pub async fn flush(&self) -> CoreResult<()> {
-        let drained: Vec<(String, Pending)> = match self.pending.lock() {
+        let mut drained: Vec<(String, Pending)> = match self.pending.lock() {
             Ok(mut pending) => pending.drain().collect(),
             Err(_) => return Ok(()),
         };
+        let now = std::time::Instant::now();
+        if let Ok(mut settling) = self.settling.lock() {
+            let due: Vec<String> = settling
+                .iter()
+                .filter(|(name, (_, at))| *at <= now && !drained.iter().any(|(n, _)| n == *name))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in due {
+                if let Some((tenant, _)) = settling.remove(&name) {
+                    drained.push((
+                        name,
+                        Pending {
+                            tenant: Some(tenant),
+                            runs: Vec::new(),
+                        },
+                    ));
+                }
+            }
+        }
         for (name, pending) in drained {
             let tenant = match pending.tenant {
                 Some(t) => Some(t),
@@ -122,8 +171,12 @@ impl ActivityTracker {
                     .map(Tenant::from_row),
             };
             let Some(tenant) = tenant else { continue };
-            let segments: Vec<ActivitySegment> =
-                pending.segments.into_iter().map(|(_, s)| s).collect();
+            let segments: Vec<ActivitySegment> = pending.runs.iter().map(Run::segment).collect();
+            if !segments.is_empty()
+                && let Ok(mut settling) = self.settling.lock()
+            {
+                settling.insert(name.clone(), (tenant.clone(), now + SETTLE));
+            }
             if let Err(e) = self
                 .store
                 .record_activity(tenant.scope(), &segments, &self.settings)

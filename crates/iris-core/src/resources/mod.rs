@@ -70,7 +70,7 @@ impl ResourceService {
         kind: ResourceKind,
         body: &Value,
     ) -> CoreResult<ResourceRecord> {
-        let (doc, members) = membership::split_document(kind, body)?;
+        let ((doc, members), quirks) = read_body(kind, body)?;
         let members = members.unwrap_or_default();
         let write = resource_write(kind, uuid::Uuid::now_v7().to_string(), doc, clock::now())?;
         membership::check_not_self(&write.id, &members)?;
@@ -79,6 +79,7 @@ impl ResourceService {
             ProvisioningEvent::new(context, Operation::Create, kind, &write.id, &identity)
                 .with_status(201);
         created.changes = provisioning::created(&write.doc);
+        created.quirks = quirks;
         let mut events = vec![created];
         if !members.is_empty() {
             let mut added = ProvisioningEvent::new(
@@ -151,7 +152,7 @@ impl ResourceService {
         expected: ExpectedVersion,
     ) -> CoreResult<ResourceRecord> {
         // Validation happens before any lock is taken.
-        let (doc, members) = membership::split_document(kind, body)?;
+        let ((doc, members), quirks) = read_body(kind, body)?;
         let now = clock::now();
         let write = resource_write(kind, id.to_owned(), doc, now.clone())?;
         let unique = unique_value(kind, &write.doc).to_owned();
@@ -171,7 +172,7 @@ impl ResourceService {
                 &current.doc,
                 Some(&write.doc),
                 !members.is_empty(),
-                &[],
+                &quirks,
             );
             Ok(Some(Change {
                 write: Some(shadow::over_current(current, write.clone())),
@@ -218,7 +219,7 @@ impl ResourceService {
                 &current.doc,
                 write.as_ref().map(|w| &w.doc),
                 !members.is_empty(),
-                &[],
+                &quirk_names(&outcome.quirks),
             );
             Ok(Some(Change {
                 write,
@@ -300,6 +301,22 @@ impl ResourceService {
         }
         Ok(self.store.direct_groups(tenant.scope(), member_ids).await?)
     }
+}
+
+/// A POST/PUT body read: the stored document and, for a group, its members.
+type ReadBody = (
+    iris_scim::resource::Document,
+    Option<Vec<iris_scim::patch::MemberRef>>,
+);
+
+/// The stored document and members of a POST/PUT body, and the dialect quirks it used.
+fn read_body(kind: ResourceKind, body: &Value) -> ScimResult<(ReadBody, Vec<String>)> {
+    let (read, quirks) = iris_scim::quirks::observe(|| membership::split_document(kind, body));
+    Ok((read?, quirk_names(&quirks)))
+}
+
+fn quirk_names(quirks: &[iris_scim::quirks::Quirk]) -> Vec<String> {
+    quirks.iter().map(|q| q.as_str().to_owned()).collect()
 }
 
 pub(crate) fn check_precondition(

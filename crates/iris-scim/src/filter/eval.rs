@@ -37,6 +37,13 @@ pub fn matches(filter: &Resolved, resource: &Value) -> bool {
     eval(filter, Scope::Resource(resource))
 }
 
+/// Whether one value of a multi-valued attribute satisfies the filter of a value path (`type eq
+/// "work"` of `emails[type eq "work"]`), resolved relative to the value: what [`matches`] decides
+/// for each value of `emails[…]`, without a resource around it.
+pub fn matches_element(filter: &Resolved, element: &Value) -> bool {
+    !element.is_null() && eval(filter, Scope::Element(element))
+}
+
 /// What attribute paths are relative to: the resource, or one element inside a value path.
 #[derive(Clone, Copy)]
 enum Scope<'a> {
@@ -162,6 +169,16 @@ fn leaf_matches(def: &Attribute, op: CompareOp, stored: &Value, literal: &CompVa
 }
 
 fn compare_strings(op: CompareOp, stored: &str, literal: &str, case_exact: bool) -> bool {
+    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+    if !case_exact && !substring && stored.is_ascii() && literal.is_ascii() {
+        // ASCII lowercases byte by byte: the same order as below, without two allocations for
+        // every value a PATCH's value filter looks at.
+        let ord = stored
+            .bytes()
+            .map(|b| b.to_ascii_lowercase())
+            .cmp(literal.bytes().map(|b| b.to_ascii_lowercase()));
+        return ordering_matches(op, ord);
+    }
     let (a, b): (Cow<'_, str>, Cow<'_, str>) = if case_exact {
         (stored.into(), literal.into())
     } else {

@@ -134,6 +134,7 @@ static SCHEMAS_ATTRIBUTE: Attribute = Attribute {
     reference_types: &["uri"],
     sub_attributes: Vec::new(),
     description: "The schema URNs of the resource.",
+    max_values: None,
 };
 
 /// The definition filters resolve `schemas` to, for back-ends that compile it.

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
+use crate::limits;
 use crate::resource::Document;
 use crate::schema::{AttrType, Attribute, Schema};
 
@@ -21,8 +22,13 @@ pub(super) fn apply(
     kind: OpKind,
     value: Option<&Value>,
 ) -> ScimResult<()> {
-    let current = slot::get(doc, core, target.schema, target.attr).cloned();
+    let current = slot::take(doc, core, target.schema, target.attr);
     let next = next_value(target, kind, current, value)?;
+    if let Some(Value::Array(items)) = &next
+        && target.attr.max_values.is_some_and(|max| items.len() > max)
+    {
+        return Err(limits::too_many_values(target.attr.name));
+    }
     slot::put(doc, core, target.schema, target.attr, next);
     Ok(())
 }
@@ -63,7 +69,12 @@ fn next_value(
             };
             let set = match change {
                 Change::Set(v) => Some(v),
-                Change::Remove(_) => None,
+                Change::Remove(ignored) => {
+                    if ignored.is_some() {
+                        crate::quirks::note(crate::quirks::Quirk::IgnoredRemoveValue);
+                    }
+                    None
+                }
             };
             let list = elements::Selected {
                 attr,
@@ -202,7 +213,10 @@ fn whole_list(
         // RFC 7644 §3.5.2.2: no filter, no value → all values go. With a value (Entra's member
         // and multi-valued removals), exactly the listed values go, never all.
         Change::Remove(None) => Vec::new(),
-        Change::Remove(Some(listed)) => elements::remove_listed(attr, list, listed)?,
+        Change::Remove(Some(listed)) => {
+            crate::quirks::note(crate::quirks::Quirk::RemoveByValue);
+            elements::remove_listed(attr, list, listed)?
+        }
         Change::Set(v) if kind == OpKind::Add => elements::append(attr, list, v)?,
         Change::Set(v) => value::elements(attr, v)?,
     };

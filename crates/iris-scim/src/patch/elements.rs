@@ -1,14 +1,17 @@
 //! Operations on the values of a multi-valued attribute: appending without duplicates, removing
 //! listed values, and the value-path forms (`emails[type eq "work"].value`) with Entra's upsert.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
+use crate::resource::canonical_text;
 use crate::schema::Attribute;
 
 use super::request::OpKind;
 use super::selector::Selector;
-use super::value;
+use super::value::{self, Comparable};
 
 /// Sub-attributes that only describe an element. An element left with nothing else after a
 /// value-path `remove` is deleted, so `remove emails[type eq "work"].value` does not leave a
@@ -62,6 +65,7 @@ impl Selected<'_> {
             if is_hollow(&element) {
                 return Ok(list);
             }
+            crate::quirks::note(crate::quirks::Quirk::ValuePathUpsert);
             list.push(Value::Object(element));
             touched.push(list.len() - 1);
         } else {
@@ -91,6 +95,7 @@ impl Selected<'_> {
             if is_hollow(&element) {
                 return Ok(list);
             }
+            crate::quirks::note(crate::quirks::Quirk::ValuePathUpsert);
             list.push(Value::Object(element));
             touched.push(list.len() - 1);
         } else {
@@ -163,14 +168,33 @@ fn remove_sub(list: Vec<Value>, matched: &[bool], sub: &Attribute) -> Vec<Value>
         .collect()
 }
 
+/// Up to this many values given by one operation are looked for one by one among the stored values;
+/// beyond it the stored values are indexed first. Either way an operation costs in proportion to
+/// what the attribute and the operation hold, never their product.
+const LOOKED_UP_ONE_BY_ONE: usize = 8;
+
 /// `add` to a multi-valued attribute without a filter: each given value is appended unless the
 /// attribute already holds it. A value with the same `value` and `type` as a stored one is merged
 /// into it instead (RFC 7644 §3.5.2.1: "If the target location already contains the value
 /// specified, no changes SHOULD be made"), so repeated adds never duplicate.
 pub(super) fn append(attr: &Attribute, mut list: Vec<Value>, v: &Value) -> ScimResult<Vec<Value>> {
-    let mut touched = Vec::new();
-    for element in value::elements(attr, v)? {
-        match list.iter().position(|e| same_element(attr, e, &element)) {
+    let incoming = value::elements(attr, v)?;
+    let mut index = (incoming.len() > LOOKED_UP_ONE_BY_ONE).then(|| {
+        let mut index = HashMap::with_capacity(list.len() + incoming.len());
+        for (i, element) in list.iter().enumerate() {
+            // The first of several values with one identity is the one a new value merges into.
+            index.entry(Identity::of(attr, element)).or_insert(i);
+        }
+        index
+    });
+    let mut touched = Vec::with_capacity(incoming.len());
+    for element in incoming {
+        let identity = Identity::of(attr, &element);
+        let found = match &index {
+            Some(index) => index.get(&identity).copied(),
+            None => list.iter().position(|stored| identity.is(stored, &element)),
+        };
+        match found {
             Some(i) => {
                 if let (Some(existing), Value::Object(fields)) =
                     (list.get_mut(i).and_then(Value::as_object_mut), element)
@@ -180,6 +204,9 @@ pub(super) fn append(attr: &Attribute, mut list: Vec<Value>, v: &Value) -> ScimR
                 touched.push(i);
             }
             None => {
+                if let Some(index) = &mut index {
+                    index.insert(identity, list.len());
+                }
                 list.push(element);
                 touched.push(list.len() - 1);
             }
@@ -189,21 +216,45 @@ pub(super) fn append(attr: &Attribute, mut list: Vec<Value>, v: &Value) -> ScimR
     Ok(list)
 }
 
-/// Whether `stored` is the value `incoming` refers to: same `value` (and `type`) when `incoming` has
-/// a `value`, otherwise equal.
-fn same_element(attr: &Attribute, stored: &Value, incoming: &Value) -> bool {
-    let Some(key) = incoming.get("value") else {
-        return stored == incoming;
-    };
-    let same = |name: &str| match (stored.get(name), incoming.get(name)) {
-        (Some(a), Some(b)) => value::same_simple(attr.sub_attribute(name), a, b),
-        (None, None) => true,
-        _ => false,
-    };
-    stored
-        .get("value")
-        .is_some_and(|v| value::same_simple(attr.sub_attribute("value"), v, key))
-        && same("type")
+/// Which stored value an added value refers to: the one with the same `value` and `type` (under
+/// their `caseExact` rules) when the added value has a `value`, otherwise an equal one.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Identity {
+    Keyed {
+        value: Comparable,
+        ty: Option<Comparable>,
+    },
+    Whole(String),
+}
+
+impl Identity {
+    fn of(attr: &Attribute, element: &Value) -> Self {
+        match element.get("value") {
+            Some(v) => Self::Keyed {
+                value: Comparable::of(attr.sub_attribute("value"), v),
+                ty: element
+                    .get("type")
+                    .map(|t| Comparable::of(attr.sub_attribute("type"), t)),
+            },
+            None => Self::Whole(canonical_text(element)),
+        }
+    }
+
+    /// Whether `stored` has the identity of `element` (whose identity this is), without building
+    /// the stored value's own.
+    fn is(&self, stored: &Value, element: &Value) -> bool {
+        match self {
+            Self::Keyed { value, ty } => {
+                stored.get("value").is_some_and(|v| value.is(v))
+                    && match (ty, stored.get("type")) {
+                        (Some(ty), Some(t)) => ty.is(t),
+                        (None, None) => true,
+                        _ => false,
+                    }
+            }
+            Self::Whole(_) => stored == element,
+        }
+    }
 }
 
 /// `remove` on a multi-valued attribute with a value and no filter: exactly the listed values are
@@ -216,26 +267,109 @@ pub(super) fn remove_listed(
     listed: &Value,
 ) -> ScimResult<Vec<Value>> {
     let listed = value::elements(attr, listed)?;
+    let patterns: Vec<Pattern> = listed.iter().map(|l| Pattern::of(attr, l)).collect();
+    if patterns.len() <= LOOKED_UP_ONE_BY_ONE {
+        return Ok(list
+            .into_iter()
+            .filter(|stored| !patterns.iter().any(|p| p.identifies(stored)))
+            .collect());
+    }
+    let index = ListedIndex::new(patterns);
     Ok(list
         .into_iter()
-        .filter(|e| !listed.iter().any(|l| identifies(attr, l, e)))
+        .filter(|stored| !index.identifies(attr, stored))
         .collect())
 }
 
-fn identifies(attr: &Attribute, listed: &Value, stored: &Value) -> bool {
-    let Some(listed) = listed.as_object() else {
-        return listed == stored;
-    };
-    let fields: Vec<(&String, &Value)> = match listed.get_key_value("value") {
-        Some(value) => vec![value],
-        None => listed.iter().collect(),
-    };
-    !fields.is_empty()
-        && fields.iter().all(|(name, v)| {
-            stored
-                .get(name.as_str())
-                .is_some_and(|s| value::same_simple(attr.sub_attribute(name), v, s))
-        })
+/// What one listed value of a `remove` matches: stored values with its `value`; without a `value`,
+/// those holding all of its sub-attributes; a value that is not an object, an equal value.
+enum Pattern {
+    Value(Comparable),
+    Fields(Vec<(String, Comparable)>),
+    Whole(Value),
+}
+
+impl Pattern {
+    fn of(attr: &Attribute, listed: &Value) -> Self {
+        let Some(fields) = listed.as_object() else {
+            return Self::Whole(listed.clone());
+        };
+        if let Some(v) = fields.get("value") {
+            return Self::Value(Comparable::of(attr.sub_attribute("value"), v));
+        }
+        let mut fields: Vec<(String, Comparable)> = fields
+            .iter()
+            .map(|(name, v)| (name.clone(), Comparable::of(attr.sub_attribute(name), v)))
+            .collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        Self::Fields(fields)
+    }
+
+    fn identifies(&self, stored: &Value) -> bool {
+        match self {
+            Self::Value(value) => stored.get("value").is_some_and(|v| value.is(v)),
+            Self::Fields(fields) => {
+                !fields.is_empty()
+                    && fields
+                        .iter()
+                        .all(|(name, v)| stored.get(name).is_some_and(|s| v.is(s)))
+            }
+            Self::Whole(listed) => listed == stored,
+        }
+    }
+}
+
+/// Many listed values, hashed: a stored value is looked up by its `value`, by its sub-attributes
+/// named together in some listed value, and as a whole.
+#[derive(Default)]
+struct ListedIndex {
+    values: HashSet<Comparable>,
+    by_fields: HashMap<Vec<String>, HashSet<Vec<Comparable>>>,
+    whole: HashSet<String>,
+}
+
+impl ListedIndex {
+    fn new(patterns: Vec<Pattern>) -> Self {
+        let mut index = Self::default();
+        for pattern in patterns {
+            match pattern {
+                Pattern::Value(value) => {
+                    index.values.insert(value);
+                }
+                Pattern::Fields(fields) if !fields.is_empty() => {
+                    let (names, key): (Vec<String>, Vec<Comparable>) = fields.into_iter().unzip();
+                    index.by_fields.entry(names).or_default().insert(key);
+                }
+                Pattern::Fields(_) => {}
+                Pattern::Whole(listed) => {
+                    index.whole.insert(canonical_text(&listed));
+                }
+            }
+        }
+        index
+    }
+
+    fn identifies(&self, attr: &Attribute, stored: &Value) -> bool {
+        let Some(fields) = stored.as_object() else {
+            return !self.whole.is_empty() && self.whole.contains(&canonical_text(stored));
+        };
+        let by_value = !self.values.is_empty()
+            && fields.get("value").is_some_and(|v| {
+                self.values
+                    .contains(&Comparable::of(attr.sub_attribute("value"), v))
+            });
+        by_value
+            || self.by_fields.iter().any(|(names, keys)| {
+                let projected: Option<Vec<Comparable>> = names
+                    .iter()
+                    .map(|name| {
+                        let v = fields.get(name)?;
+                        Some(Comparable::of(attr.sub_attribute(name), v))
+                    })
+                    .collect();
+                projected.is_some_and(|key| keys.contains(&key))
+            })
+    }
 }
 
 fn is_primary(element: &Value) -> bool {
@@ -270,5 +404,101 @@ fn settle_primary(attr: &Attribute, list: &mut [Value], touched: &[usize]) -> Sc
             "at most one value of '{}' may be primary",
             attr.name
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Values given by one operation are looked up one by one or through an index, depending on
+    //! how many there are; both ways must agree with applying the values one at a time.
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::schema::user_type;
+
+    fn emails_attr() -> &'static Attribute {
+        user_type().schema.attribute("emails").unwrap()
+    }
+
+    /// E-mail-like values that collide often: a few addresses in varying case, optional types
+    /// and displays, and some values without a `value` at all.
+    fn element() -> impl Strategy<Value = Value> {
+        let address = prop::sample::select(vec![
+            "a@x.org", "A@X.org", "b@x.org", "c@x.org", "Ä@x.org", "ä@x.org",
+        ]);
+        let ty = prop::option::of(prop::sample::select(vec!["work", "Work", "home"]));
+        let display = prop::option::of(prop::sample::select(vec!["d1", "D1", "d2"]));
+        (prop::bool::weighted(0.85), address, ty, display).prop_map(|(has_value, a, t, d)| {
+            let mut e = serde_json::Map::new();
+            if has_value {
+                e.insert("value".into(), json!(a));
+            }
+            if let Some(t) = t {
+                e.insert("type".into(), json!(t));
+            }
+            if let Some(d) = d.or((!has_value).then_some("d0")) {
+                e.insert("display".into(), json!(d));
+            }
+            Value::Object(e)
+        })
+    }
+
+    fn list() -> impl Strategy<Value = Vec<Value>> {
+        prop::collection::vec(element(), 0..12)
+    }
+
+    fn given() -> impl Strategy<Value = Vec<Value>> {
+        prop::collection::vec(element(), 0..(3 * LOOKED_UP_ONE_BY_ONE))
+    }
+
+    proptest! {
+        #[test]
+        fn adding_many_values_at_once_equals_adding_them_one_at_a_time(stored in list(), given in given()) {
+            let attr = emails_attr();
+            let at_once = append(attr, stored.clone(), &Value::Array(given.clone())).unwrap();
+            let mut one_by_one = stored;
+            // `elements` keeps the first of identical values, as the operation at once does.
+            for element in value::elements(attr, &Value::Array(given)).unwrap() {
+                one_by_one = append(attr, one_by_one, &Value::Array(vec![element])).unwrap();
+            }
+            prop_assert_eq!(at_once, one_by_one);
+        }
+
+        #[test]
+        fn removing_many_listed_values_at_once_equals_removing_them_one_at_a_time(stored in list(), listed in given()) {
+            let attr = emails_attr();
+            let at_once = remove_listed(attr, stored.clone(), &Value::Array(listed.clone())).unwrap();
+            let mut one_by_one = stored;
+            for l in listed {
+                one_by_one = remove_listed(attr, one_by_one, &Value::Array(vec![l])).unwrap();
+            }
+            prop_assert_eq!(at_once, one_by_one);
+        }
+    }
+
+    #[test]
+    fn a_value_is_recognised_by_value_and_type_under_their_case_rules() {
+        let attr = emails_attr();
+        let stored = vec![
+            json!({"value": "Ann@Example.com", "type": "work"}),
+            json!({"value": "ann@example.com"}),
+        ];
+        // More values than are looked up one by one, so the index is used.
+        let mut given: Vec<Value> = (0..LOOKED_UP_ONE_BY_ONE)
+            .map(|i| json!({"value": format!("n{i}@example.com")}))
+            .collect();
+        given.push(json!({"value": "ANN@example.COM", "type": "Work", "display": "Ann"}));
+        given.push(json!({"value": "ann@EXAMPLE.com", "display": "no type"}));
+        let after = append(attr, stored, &Value::Array(given)).unwrap();
+        assert_eq!(after.len(), 2 + LOOKED_UP_ONE_BY_ONE);
+        assert_eq!(
+            after[0],
+            json!({"value": "ANN@example.COM", "type": "Work", "display": "Ann"})
+        );
+        assert_eq!(
+            after[1],
+            json!({"value": "ann@EXAMPLE.com", "display": "no type"})
+        );
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
 use crate::filter::{CompValue, CompareOp, Filter};
+use crate::limits;
 
 use super::request::{OpKind, get_ci};
 use super::{MemberOp, MemberRef};
@@ -44,6 +45,7 @@ pub(super) fn member_op(
         (OpKind::Remove, None) => Ok(Some(MemberOp::RemoveAll)),
         // With a value, Entra's default-mode member removal: only the listed members go.
         (OpKind::Remove, Some(v)) => {
+            crate::quirks::note(crate::quirks::Quirk::RemoveByValue);
             let ids: Vec<String> = member_refs(v)?.into_iter().map(|r| r.value).collect();
             Ok((!ids.is_empty()).then_some(MemberOp::Remove(ids)))
         }
@@ -94,6 +96,9 @@ fn member_refs(value: &Value) -> ScimResult<Vec<MemberRef>> {
         Value::Array(items) => items.iter().collect(),
         single => vec![single],
     };
+    if items.len() > limits::MAX_MEMBERS_PER_OPERATION {
+        return Err(limits::too_many_members(items.len()));
+    }
     let mut refs = Vec::with_capacity(items.len());
     for item in items.into_iter().filter(|v| !v.is_null()) {
         refs.push(member_ref(item)?);

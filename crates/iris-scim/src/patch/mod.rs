@@ -74,7 +74,13 @@ mod validate;
 mod value;
 
 #[cfg(test)]
+mod cost;
+#[cfg(test)]
+mod limit_tests;
+#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod quirk_tests;
 #[cfg(test)]
 mod tests;
 
@@ -117,10 +123,23 @@ pub struct PatchOutcome {
     pub changed: bool,
     /// Membership changes, in request order. Always empty for resource types without `members`.
     pub member_ops: Vec<MemberOp>,
+    /// The identity-provider dialects the request used that Iris understood.
+    pub quirks: Vec<crate::quirks::Quirk>,
 }
 
 /// Applies a PATCH request body to `doc`. On error `doc` is left exactly as it was.
 pub fn apply_patch(
+    rt: &'static ResourceType,
+    doc: &mut Document,
+    body: &Value,
+) -> ScimResult<PatchOutcome> {
+    let (outcome, quirks) = crate::quirks::observe(|| apply_operations(rt, doc, body));
+    let mut outcome = outcome?;
+    outcome.quirks = quirks;
+    Ok(outcome)
+}
+
+fn apply_operations(
     rt: &'static ResourceType,
     doc: &mut Document,
     body: &Value,
@@ -140,6 +159,7 @@ pub fn apply_patch(
     Ok(PatchOutcome {
         changed,
         member_ops: patcher.member_ops,
+        quirks: Vec::new(),
     })
 }
 
@@ -183,7 +203,10 @@ impl Patcher {
                 (_, Some(value)) => self.apply_extension(ext, op.kind, value),
                 (_, None) => Err(missing_value()),
             },
-            Destination::Ignored => Ok(()),
+            Destination::Ignored => {
+                crate::quirks::note(crate::quirks::Quirk::IgnoredExtension);
+                Ok(())
+            }
         }
     }
 
@@ -217,6 +240,9 @@ impl Patcher {
         } else {
             target::resolve_key(self.rt, within, key)?
         };
+        if within.is_none() && is_qualified_key(key, &destination) {
+            crate::quirks::note(crate::quirks::Quirk::PathlessDottedKey);
+        }
         match destination {
             Destination::Attribute(target) => {
                 apply::apply(&mut self.doc, self.rt.schema, &target, kind, Some(value))
@@ -259,6 +285,16 @@ impl Patcher {
     fn member_op(&mut self, op: Option<MemberOp>) {
         self.member_ops.extend(op);
     }
+}
+
+/// Whether a key of a path-less value is a path rather than an attribute name: dotted
+/// (`name.givenName`), a value path, or an attribute qualified by its schema's URN (the whole
+/// extension object under its URN is the RFC's own form).
+fn is_qualified_key(key: &str, destination: &Destination) -> bool {
+    let name = key.rsplit(':').next().unwrap_or(key);
+    key.contains('[')
+        || name.contains('.')
+        || (key.starts_with("urn:") && !matches!(destination, Destination::Extension(_)))
 }
 
 fn missing_value() -> ScimError {

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
+use crate::limits;
 
 /// The three PATCH operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +63,9 @@ pub(super) fn parse_operations(body: &Value) -> ScimResult<Vec<Operation<'_>>> {
     let Some(ops) = ops.as_array() else {
         return Err(ScimError::invalid_syntax("'Operations' must be an array"));
     };
+    if ops.len() > limits::MAX_PATCH_OPERATIONS {
+        return Err(limits::too_many_operations(ops.len()));
+    }
     ops.iter()
         .enumerate()
         .map(|(i, op)| parse_operation(i, op))
@@ -75,11 +79,17 @@ fn parse_operation(index: usize, op: &Value) -> ScimResult<Operation<'_>> {
         )));
     };
     let kind = match get_ci(op, "op") {
-        Some(Value::String(name)) => OpKind::parse(name).ok_or_else(|| {
-            ScimError::invalid_syntax(format!(
-                "Operations[{index}]: unknown op '{name}', expected add, replace or remove"
-            ))
-        })?,
+        Some(Value::String(name)) => {
+            let kind = OpKind::parse(name).ok_or_else(|| {
+                ScimError::invalid_syntax(format!(
+                    "Operations[{index}]: unknown op '{name}', expected add, replace or remove"
+                ))
+            })?;
+            if name.chars().any(|c| c.is_ascii_uppercase()) {
+                crate::quirks::note(crate::quirks::Quirk::OpNameCase);
+            }
+            kind
+        }
         Some(_) => {
             return Err(ScimError::invalid_syntax(format!(
                 "Operations[{index}]: 'op' must be a string"

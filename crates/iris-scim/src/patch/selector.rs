@@ -1,31 +1,24 @@
 //! Which values of an attribute a value-path operation addresses, and what a new value must hold
 //! to be addressed by it (for Entra's upsert). Built on the filter module: the bracket filter is
 //! resolved as `attr[filter]` against the resource type, and an element is tested by evaluating
-//! that filter against a one-element stand-in resource.
+//! the bracket filter on the element itself.
 
 use serde_json::{Map, Value};
 
-use crate::error::ScimResult;
-use crate::filter::{AttrPath, CompValue, CompareOp, Filter, Resolved, matches, resolve};
+use crate::error::{ScimError, ScimResult};
+use crate::filter::eval::matches_element;
+use crate::filter::{AttrPath, CompValue, CompareOp, Filter, Resolved, resolve};
 use crate::schema::{Attribute, ResourceType, Schema};
 
 /// Selects values of one attribute.
 #[derive(Debug)]
 pub(super) struct Selector {
-    /// `None` selects every value (`emails.value` without a filter).
-    filter: Option<Bound>,
+    /// The filter inside the brackets, resolved with paths relative to one value (`type eq
+    /// "work"`). `None` selects every value (`emails.value` without a filter).
+    filter: Option<Resolved>,
     /// The element the filter describes: its `eq` terms, when the filter is nothing but `eq`
     /// terms joined by `and`. `None` if no element can be built to match it.
     seed: Option<Map<String, Value>>,
-}
-
-/// A resolved `attr[filter]`, with where `attr` lives in a resource.
-#[derive(Debug)]
-struct Bound {
-    resolved: Resolved,
-    /// `None` for a core attribute, the URN key for an extension attribute.
-    extension: Option<&'static str>,
-    name: &'static str,
 }
 
 impl Selector {
@@ -51,34 +44,25 @@ impl Selector {
             sub: None,
         };
         let resolved = resolve(&Filter::value_path(qualified, filter.clone()), rt)?;
-        let seed = match &resolved {
-            Resolved::ValuePath(_, inner) => seed_of(inner),
-            _ => None,
+        let Resolved::ValuePath(_, inner) = resolved else {
+            // Resolution turns `attr[filter]` into a value path or refuses it.
+            return Err(ScimError::invalid_path(format!(
+                "'{}[…]' is not a value filter",
+                attr.name
+            )));
         };
-        let extension = (schema.id != rt.schema.id).then_some(schema.id);
         Ok(Self {
-            filter: Some(Bound {
-                resolved,
-                extension,
-                name: attr.name,
-            }),
-            seed,
+            seed: seed_of(&inner),
+            filter: Some(*inner),
         })
     }
 
-    /// Whether the stored value `element` is selected.
+    /// Whether the stored value `element` is selected. The filter is evaluated on the value
+    /// itself, so testing every value of an attribute copies none of them.
     pub fn matches(&self, element: &Value) -> bool {
-        let Some(bound) = &self.filter else {
-            return true;
-        };
-        // The evaluator works on whole resources; stand one up holding just this element.
-        let mut holder = Map::new();
-        holder.insert(bound.name.to_owned(), Value::Array(vec![element.clone()]));
-        let resource = match bound.extension {
-            None => holder,
-            Some(urn) => Map::from_iter([(urn.to_owned(), Value::Object(holder))]),
-        };
-        matches(&bound.resolved, &Value::Object(resource))
+        self.filter
+            .as_ref()
+            .is_none_or(|filter| matches_element(filter, element))
     }
 
     /// The sub-attributes a value created for this selector starts with.

@@ -24,6 +24,23 @@ pub(super) fn get<'d>(
     }
 }
 
+/// Takes the current value of `attr` out of the document, for an operation to compute the next one
+/// from without copying it. `null` holds its place, so [`put`] keeps the attribute where it was;
+/// should the operation fail, the request fails and its working copy of the document is dropped.
+pub(super) fn take(
+    doc: &mut Document,
+    core: &Schema,
+    schema: &Schema,
+    attr: &Attribute,
+) -> Option<Value> {
+    let slot = if is_core(core, schema) {
+        doc.get_mut(attr.name)
+    } else {
+        doc.get_mut(schema.id)?.as_object_mut()?.get_mut(attr.name)
+    };
+    slot.map(Value::take)
+}
+
 /// Sets `attr` to `value`, or removes it when `None`. An extension object left empty is removed
 /// too, so the document never holds `"urn:…": {}`.
 pub(super) fn put(

@@ -41,13 +41,19 @@ fn unwrap_simple<'v>(attr: &Attribute, value: &'v Value) -> ScimResult<&'v Value
     let value = match value {
         Value::Array(items) => match items.as_slice() {
             [] => return Ok(&NULL),
-            [one] => one,
+            [one] => {
+                crate::quirks::note(crate::quirks::Quirk::WrappedSimpleValue);
+                one
+            }
             _ => return Err(several_values(attr)),
         },
         other => other,
     };
     match value {
-        Value::Object(fields) if is_wrapper(fields) => Ok(get_ci(fields, "value").unwrap_or(&NULL)),
+        Value::Object(fields) if is_wrapper(fields) => {
+            crate::quirks::note(crate::quirks::Quirk::WrappedSimpleValue);
+            Ok(get_ci(fields, "value").unwrap_or(&NULL))
+        }
         Value::Object(_) | Value::Array(_) => Err(ScimError::invalid_value(format!(
             "'{}' must be a single {} value",
             attr.name,
@@ -153,11 +159,49 @@ fn strip_blank_fields(mut fields: Map<String, Value>) -> Option<Map<String, Valu
     (!fields.is_empty()).then_some(fields)
 }
 
-/// Whether two values of the same simple attribute are equal under its `caseExact` rule.
-pub(super) fn same_simple(attr: Option<&Attribute>, a: &Value, b: &Value) -> bool {
-    let case_exact = attr.is_none_or(|a| a.case_exact || a.ty != AttrType::String);
-    match (a, b) {
-        (Value::String(a), Value::String(b)) if !case_exact => a.to_lowercase() == b.to_lowercase(),
-        _ => a == b,
+/// What a value of a simple (sub-)attribute is compared by, under its `caseExact` rule: two values
+/// of one attribute are the same exactly when their keys are equal. Keys hash, so finding a value
+/// among many stored ones is a lookup; [`Comparable::is`] compares one without building its key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Comparable {
+    /// A string of a case-insensitive attribute, lowercased.
+    Folded(String),
+    /// A string compared exactly.
+    Exact(String),
+    /// A value that is not a string, as its JSON text.
+    Other(String),
+}
+
+impl Comparable {
+    pub fn of(attr: Option<&Attribute>, value: &Value) -> Self {
+        let case_exact = attr.is_none_or(|a| a.case_exact || a.ty != AttrType::String);
+        match value {
+            Value::String(s) if case_exact => Self::Exact(s.clone()),
+            Value::String(s) => Self::Folded(s.to_lowercase()),
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// Whether `value`, of the same attribute, is this value.
+    pub fn is(&self, value: &Value) -> bool {
+        match (self, value) {
+            (Self::Folded(folded), Value::String(s)) => folds_to(s, folded),
+            (Self::Exact(text), Value::String(s)) => s == text,
+            // Rare (stored `value`s and `type`s are strings), so building the key is fine.
+            (Self::Other(_), other) if !other.is_string() => Self::of(None, other) == *self,
+            _ => false,
+        }
+    }
+}
+
+/// Whether `s` lowercases to `folded`, without allocating when `s` is ASCII.
+fn folds_to(s: &str, folded: &str) -> bool {
+    if s.is_ascii() {
+        s.len() == folded.len()
+            && s.bytes()
+                .zip(folded.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    } else {
+        s.to_lowercase() == folded
     }
 }

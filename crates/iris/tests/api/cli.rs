@@ -60,9 +60,12 @@ async fn create_and_use_a_tenant(database: String) {
 }
 
 /// An operator of a fresh SQLite database, and a directory for a server's output.
+/// An operator of a new SQLite database (created by `iris migrate`: admin commands never create
+/// one).
 async fn sqlite_operator() -> (TestDatabase, tempfile::TempDir, Operator) {
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
     let op = Operator::new(&db.url);
+    op.run(&["migrate"]).await.ok();
     (db, tempfile::tempdir().unwrap(), op)
 }
 

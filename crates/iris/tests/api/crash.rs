@@ -3,6 +3,10 @@
 //! answered with a 2xx is there: no write is acknowledged before it commits, on either engine
 //! (SQLite's writes go through the group commit). A killed process keeps what the kernel holds;
 //! power loss, which the WAL flush is for, cannot be staged here (see `wal_sync.rs`).
+//!
+//! The provisioning log agrees with what landed: every acknowledged change has its event, and
+//! every event names a change that landed (an unacknowledged write that did not land left none),
+//! since each event is written in its change's transaction.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -140,6 +144,60 @@ async fn acknowledged_writes_survive_a_kill(database: String) {
         assert_eq!(found["totalResults"], 1, "{value}");
     }
     drop(server);
+
+    // The log: one create event per user that exists, one update event per title it carries.
+    let events: Vec<Value> = op
+        .run(&["log", "crash", "--json", "--limit", "100000"])
+        .await
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let created: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e["operation"] == "create")
+        .map(|e| e["resource_id"].as_str().unwrap())
+        .collect();
+    let stored = op.run(&["export", "crash"]).await.ok().stdout;
+    let mut users = std::collections::BTreeMap::new();
+    for line in stored.lines() {
+        let line: Value = serde_json::from_str(line).unwrap();
+        if line["kind"] == "user" {
+            users.insert(
+                line["id"].as_str().unwrap().to_owned(),
+                line["doc"]["title"].as_str().map(str::to_owned),
+            );
+        }
+    }
+    let existing: std::collections::BTreeSet<&str> = users.keys().map(String::as_str).collect();
+    assert_eq!(
+        created, existing,
+        "a create event for each user that landed, and only those"
+    );
+    for (id, title) in &acknowledged {
+        assert!(
+            created.contains(id.as_str()),
+            "no create event for acknowledged {id}"
+        );
+        if let Some(title) = title {
+            assert!(
+                events.iter().any(|e| e["operation"] == "update"
+                    && e["resource_id"] == id.as_str()
+                    && e["changes"][0]["new"] == title.as_str()),
+                "no update event for the acknowledged PATCH of {id}"
+            );
+        }
+    }
+    for e in events.iter().filter(|e| e["operation"] == "update") {
+        let id = e["resource_id"].as_str().unwrap();
+        let title = e["changes"][0]["new"].as_str();
+        assert_eq!(
+            users.get(id).cloned().flatten().as_deref(),
+            title,
+            "an update event of {id} for a PATCH that did not land"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use serde_json::Value;
 pub const IRIS: &str = env!("CARGO_BIN_EXE_iris");
 
 /// Settings that would leak in from the environment of whoever runs the suite.
-pub const IRIS_ENV: [&str; 12] = [
+pub const IRIS_ENV: [&str; 14] = [
     "IRIS_CONFIG",
     "IRIS_DATABASE_URL",
     "IRIS_PUBLIC_URL",
@@ -25,6 +25,8 @@ pub const IRIS_ENV: [&str; 12] = [
     "IRIS_METRICS_TENANT_LABEL_CAP",
     "IRIS_NO_ADMIN_API",
     "IRIS_LOG",
+    "IRIS_CYCLE_IDLE_SECONDS",
+    "IRIS_CYCLE_INTERVAL_MINUTES",
 ];
 
 pub fn command(database: &str, public_url: &str) -> tokio::process::Command {
@@ -100,7 +102,10 @@ impl Operator {
     }
 
     /// `iris tenant create NAME --json`, which must succeed: the tenant's URL, token and token id.
+    /// Creates tenant `name` (and the database first, if it is new: admin commands work only on
+    /// an existing database, `iris migrate` creates one).
     pub async fn create_tenant(&self, name: &str) -> Value {
+        self.run(&["migrate"]).await.ok();
         self.run(&["tenant", "create", name, "--json"])
             .await
             .ok()

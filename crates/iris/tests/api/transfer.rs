@@ -92,6 +92,8 @@ async fn a_tenant_moves_from_sqlite_to_postgres_with_its_ids_versions_and_token(
         return;
     };
     let source = Operator::new(&source_db.url);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    source.run(&["migrate"]).await.ok();
     let (token, users) = seed(&source).await;
 
     let dir = tempfile::tempdir().unwrap();
@@ -106,6 +108,8 @@ async fn a_tenant_moves_from_sqlite_to_postgres_with_its_ids_versions_and_token(
     );
 
     let target = Operator::new(&target_db.url);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    target.run(&["migrate"]).await.ok();
     let imported = target.run(&["import", file]).await.ok();
     assert!(
         imported.stdout.contains("1 tokens and 3 users"),
@@ -162,6 +166,8 @@ async fn a_failed_import_leaves_nothing_behind() {
     let source_db = TestDatabase::create(Backend::Sqlite).await.unwrap();
     let target_db = TestDatabase::create(Backend::Sqlite).await.unwrap();
     let source = Operator::new(&source_db.url);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    source.run(&["migrate"]).await.ok();
     seed(&source).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("acme.jsonl");
@@ -179,6 +185,8 @@ async fn a_failed_import_leaves_nothing_behind() {
     std::fs::write(file, lines.join("\n")).unwrap();
 
     let target = Operator::new(&target_db.url);
+    // Admin commands work on an existing database; `iris migrate` creates one.
+    target.run(&["migrate"]).await.ok();
     let failed = target.run(&["import", file]).await;
     assert!(!failed.status.success());
     assert!(failed.stderr.contains("clashes"), "{}", failed.stderr);
