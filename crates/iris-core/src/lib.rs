@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod error;
 pub mod listing;
+pub mod operators;
 pub mod provisioning;
 pub mod resources;
 pub mod store;
@@ -14,6 +15,7 @@ pub mod transfer;
 
 pub use error::{CoreError, StoreError};
 pub use iris_scim::schema::ResourceKind;
+pub use operators::{Operator, OperatorService};
 pub use provisioning::{ProvisioningLog, RequestContext};
 pub use resources::ResourceService;
 pub use store::{Store, TenantId, TenantScope};

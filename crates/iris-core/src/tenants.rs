@@ -221,6 +221,25 @@ impl TenantService {
         }
     }
 
+    /// Revokes a token of `tenant` by id: a live token of another tenant is not found here, so an
+    /// operator working on one tenant cannot revoke another's by mistake.
+    pub async fn revoke_tenant_token(&self, tenant: &Tenant, token_id: &str) -> CoreResult<()> {
+        let owned = self
+            .store
+            .tokens(tenant.id())
+            .await?
+            .iter()
+            .any(|t| t.id == token_id && t.revoked_at.is_none());
+        if !owned {
+            return Err(ScimError::not_found(format!(
+                "tenant '{}' has no live token with id '{token_id}'",
+                tenant.name()
+            ))
+            .into());
+        }
+        self.revoke_token(token_id).await
+    }
+
     /// Authenticates a bearer token for the tenant named in the URL. The token must exist, be
     /// unrevoked, belong to that tenant, and the tenant must be enabled. Returns the tenant and the
     /// token's id.

@@ -1,5 +1,7 @@
-//! Bearer tokens: `iris_<id>_<secret>`. The id locates the row; the 256-bit secret is stored only
-//! as its SHA-256 and compared in constant time. The whole string is shown once, at issue time.
+//! Bearer tokens: `iris_<id>_<secret>` for a tenant, `irisop_<id>_<secret>` for an operator. The
+//! id locates the row; the 256-bit secret is stored only as its SHA-256 and compared in constant
+//! time. The whole string is shown once, at issue time. The two kinds never parse as each other,
+//! so a tenant token cannot even be looked up as an operator token, nor the other way round.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -7,7 +9,23 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-const PREFIX: &str = "iris_";
+/// Which kind of bearer token: the prefix tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A tenant's token, for its SCIM endpoints.
+    Tenant,
+    /// An operator's token, for the admin API.
+    Operator,
+}
+
+impl TokenKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Tenant => "iris_",
+            Self::Operator => "irisop_",
+        }
+    }
+}
 const ID_BYTES: usize = 8;
 const SECRET_BYTES: usize = 32;
 
@@ -45,7 +63,13 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
+/// A new tenant token.
 pub fn generate() -> IssuedToken {
+    generate_kind(TokenKind::Tenant)
+}
+
+/// A new token of `kind`.
+pub fn generate_kind(kind: TokenKind) -> IssuedToken {
     let mut rng = rand::rng();
     let mut id = [0u8; ID_BYTES];
     let mut secret = [0u8; SECRET_BYTES];
@@ -53,7 +77,7 @@ pub fn generate() -> IssuedToken {
     rng.fill_bytes(&mut secret);
     let id = TokenId(hex(&id));
     let secret = URL_SAFE_NO_PAD.encode(secret);
-    let token = format!("{PREFIX}{}_{secret}", id.0);
+    let token = format!("{}{}_{secret}", kind.prefix(), id.0);
     IssuedToken {
         id,
         secret_hash: hash_secret(&secret),
@@ -61,9 +85,14 @@ pub fn generate() -> IssuedToken {
     }
 }
 
-/// Splits a presented bearer token into its id and secret; `None` if it is not an Iris token.
+/// Splits a presented bearer token into its id and secret; `None` if it is not a tenant token.
 pub fn split(token: &str) -> Option<(TokenId, &str)> {
-    let rest = token.strip_prefix(PREFIX)?;
+    split_kind(TokenKind::Tenant, token)
+}
+
+/// Splits a presented bearer token of `kind`; `None` if it is not one.
+pub fn split_kind(kind: TokenKind, token: &str) -> Option<(TokenId, &str)> {
+    let rest = token.strip_prefix(kind.prefix())?;
     let (id, secret) = rest.split_once('_')?;
     Some((TokenId::parse(id)?, secret))
 }
@@ -114,6 +143,18 @@ mod tests {
         ] {
             assert!(split(raw).is_none(), "{raw}");
         }
+    }
+
+    #[test]
+    fn tenant_and_operator_tokens_never_parse_as_each_other() {
+        let tenant = generate_kind(TokenKind::Tenant);
+        let operator = generate_kind(TokenKind::Operator);
+        assert!(operator.token.starts_with("irisop_"));
+        assert!(split_kind(TokenKind::Operator, &tenant.token).is_none());
+        assert!(split_kind(TokenKind::Tenant, &operator.token).is_none());
+        let (id, secret) = split_kind(TokenKind::Operator, &operator.token).unwrap();
+        assert_eq!(id, operator.id);
+        assert!(secret_matches(secret, &operator.secret_hash));
     }
 
     #[test]

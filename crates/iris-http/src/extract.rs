@@ -23,7 +23,7 @@ pub fn tenant_segment(path: &str) -> Option<&str> {
     Some(rest.split('/').next().unwrap_or(rest))
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)?

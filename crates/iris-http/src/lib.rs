@@ -1,11 +1,13 @@
 //! Iris's HTTP surface: SCIM 2.0 under `/scim/v2/{tenant}`, discovery, and health probes. Handlers
 //! are thin; all rules live in `iris-core` and `iris-scim`.
 
+pub mod admin;
 mod discovery;
 mod error;
 mod extract;
 mod health;
 mod listing;
+pub mod metrics;
 mod observe;
 mod render;
 mod resources;
@@ -21,7 +23,9 @@ use axum::extract::Request;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use iris_core::provisioning::ActivityTracker;
-use iris_core::{ProvisioningLog, ResourceKind, ResourceService, Store, TenantService};
+use iris_core::{
+    OperatorService, ProvisioningLog, ResourceKind, ResourceService, Store, TenantService,
+};
 use iris_scim::ScimError;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -45,6 +49,10 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// How requests are grouped into provisioning cycles.
     pub cycles: iris_core::provisioning::CycleSettings,
+    /// Tenants with a metrics label of their own; the rest are labelled `other`.
+    pub metrics_tenant_label_cap: usize,
+    /// Whether `/admin/v1` is served.
+    pub admin_api: bool,
 }
 
 /// Shared state of all handlers.
@@ -56,6 +64,9 @@ pub struct AppState {
     pub log: ProvisioningLog,
     /// Requests counted into provisioning cycles (flushed by `iris serve`).
     pub activity: ActivityTracker,
+    pub operators: OperatorService,
+    /// This server's request series and totals.
+    pub metrics: Arc<metrics::RequestMetrics>,
     pub config: Arc<HttpConfig>,
     token_touches: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -66,6 +77,10 @@ impl AppState {
             tenants: TenantService::new(store.clone()),
             log: ProvisioningLog::new(store.clone()),
             activity: ActivityTracker::new(store.clone(), config.cycles),
+            operators: OperatorService::new(store.clone()),
+            metrics: Arc::new(metrics::RequestMetrics::new(
+                config.metrics_tenant_label_cap,
+            )),
             resources,
             store,
             config: Arc::new(config),
@@ -120,14 +135,23 @@ pub fn router(state: AppState) -> Router {
         .merge(search::routes())
         .merge(discovery::routes())
         .method_not_allowed_fallback(method_not_allowed);
+    let admin = if state.config.admin_api {
+        admin::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .nest(&format!("{SCIM_PREFIX}/{{tenant}}"), scim)
         .merge(health::routes())
+        .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(observe::observe))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
         ]))

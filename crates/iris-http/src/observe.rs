@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::metrics::Observation;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,9 +33,20 @@ pub(crate) fn current_request_id() -> Option<String> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
-/// Gives the request its id and context, serves it inside a span that names the id, and sends
-/// the id back.
-pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
+/// Gives the request its id and context, serves it inside a span that names the id, sends the
+/// id back, and counts the request into the metrics (by its route template: this middleware runs
+/// after routing, where axum's `MatchedPath` is known).
+pub(crate) async fn observe(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let authenticated = AuthenticatedTenant::default();
+    req.extensions_mut().insert(authenticated.clone());
     let request_id = req
         .headers()
         .get(&REQUEST_ID)
@@ -69,6 +81,14 @@ pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    state.metrics.record(&Observation {
+        tenant: crate::extract::tenant_segment(uri.path()),
+        authenticated: authenticated.0.get().is_some(),
+        route: route.as_ref().map(MatchedPath::as_str),
+        method: &method,
+        status: response.status(),
+        elapsed: started.elapsed(),
+    });
     response
 }
 
@@ -144,7 +164,12 @@ pub(crate) async fn record_request(
         ))
         .into_response();
     };
-    let tenant = AuthenticatedTenant::default();
+    // The slot `observe` made, so the metrics learn of the authentication too.
+    let tenant = parts
+        .extensions
+        .get::<AuthenticatedTenant>()
+        .cloned()
+        .unwrap_or_default();
     parts.extensions.insert(tenant.clone());
     let context = parts.extensions.get::<RequestContext>().cloned();
     let path = parts

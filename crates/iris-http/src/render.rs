@@ -87,9 +87,16 @@ impl ResourceBody {
 
     /// Opens a ListResponse: `head` holds every field but `Resources`.
     pub(crate) fn open_list(&mut self, head: &Value) {
+        self.open_list_as(head, "Resources");
+    }
+
+    /// Opens a list of resources under `key` of the object `head` (which must not be empty).
+    pub(crate) fn open_list_as(&mut self, head: &Value, key: &str) {
         let mut opening = serde_json::to_vec(head).unwrap_or_default();
         opening.pop(); // the closing brace
-        opening.extend_from_slice(br#","Resources":["#);
+        opening.push(b',');
+        opening.extend(serde_json::to_vec(key).unwrap_or_default());
+        opening.extend_from_slice(b":[");
         self.push_bytes(opening);
     }
 

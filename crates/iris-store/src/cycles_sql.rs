@@ -232,6 +232,9 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         let mut newest = self.newest_cycle(&mut tx, scope).await?;
+        // Counted once the transaction commits (a retried attempt counts nothing).
+        let mut opened = 0;
+        let mut closed = Vec::new();
         for segment in segments {
             let follows = newest.as_ref().is_some_and(|row| {
                 match (parse_time(&row.cycle.ended), parse_time(&segment.first_at)) {
@@ -252,7 +255,9 @@ impl SqlStore {
                             .await?;
                         self.reclassify_and_save(&mut tx, scope, &mut previous, false)
                             .await?;
+                        closed.push(previous.cycle.kind);
                     }
+                    opened += 1;
                     let counted_through = boundary;
                     let row = Row_ {
                         cycle: Cycle {
@@ -284,7 +289,12 @@ impl SqlStore {
             self.reclassify_and_save(&mut tx, scope, &mut row, false)
                 .await?;
         }
-        self.commit(tx).await
+        self.commit(tx).await?;
+        self.metrics.cycles_opened(opened);
+        for kind in closed {
+            self.metrics.cycle_closed(kind);
+        }
+        Ok(())
     }
 
     async fn reclassify_and_save(

@@ -86,6 +86,9 @@ impl SqlStore {
                 .await
                 .map_err(db_error)?;
         }
+        // Counted when written into the transaction: every caller commits right after, so only
+        // a commit that fails would make the count run ahead.
+        self.metrics.events_written(events.len());
         Ok(())
     }
 }
@@ -233,6 +236,7 @@ impl RecordStore for SqlStore {
             .await
             .map_err(db_error)?;
             self.commit(tx).await?;
+            self.metrics.events_purged(done.rows_affected());
             Ok(done.rows_affected())
         })
         .await

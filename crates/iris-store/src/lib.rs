@@ -8,9 +8,11 @@ mod events_sql;
 mod filter_sql;
 mod listing_sql;
 mod membership_sql;
+mod operators_sql;
 mod resources_sql;
 mod rows;
 mod sql_store;
+mod store_metrics;
 mod tables;
 mod tenancy_sql;
 mod wal_sync;
@@ -23,6 +25,9 @@ use iris_core::Store;
 
 pub use dialect::Backend;
 pub use sql_store::SqlStore;
+pub use store_metrics::{
+    GROUP_COMMIT_WRITES_PER_FLUSH, WRITES_PER_FLUSH_BUCKETS, describe_metrics,
+};
 
 /// Connection-pool settings.
 #[derive(Debug, Clone)]

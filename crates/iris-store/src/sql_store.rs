@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use iris_core::StoreError;
-use iris_core::store::Store;
+use iris_core::store::{PoolStats, Store};
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
@@ -22,6 +22,7 @@ use sqlx::{ConnectOptions, Executor, Row};
 
 use crate::dialect::{Backend, Dialect};
 use crate::rows::db_error;
+use crate::store_metrics::StoreMetrics;
 use crate::wal_sync::WalSync;
 use crate::{AppliedMigration, ConnectError, PoolConfig};
 
@@ -31,6 +32,7 @@ pub struct SqlStore {
     pub(crate) writer: AnyPool,
     /// SQLite group commit: writes are made durable by a shared WAL flush (see `wal_sync`).
     wal: Option<Arc<WalSync>>,
+    pub(crate) metrics: StoreMetrics,
 }
 
 /// Makes `sqlite://iris.db` create the file on first start when `create` allows it, and refuse
@@ -158,6 +160,7 @@ impl SqlStore {
                     reader,
                     writer,
                     wal,
+                    metrics: StoreMetrics::register("writer"),
                 })
             }
             Backend::Postgres => {
@@ -168,6 +171,7 @@ impl SqlStore {
                     reader: pool.clone(),
                     writer: pool,
                     wal: None,
+                    metrics: StoreMetrics::register("main"),
                 })
             }
         }
@@ -269,10 +273,14 @@ impl SqlStore {
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        self.writer
+        let asked = std::time::Instant::now();
+        let tx = self
+            .writer
             .begin_with(self.backend.begin_write())
             .await
-            .map_err(db_error)
+            .map_err(db_error)?;
+        self.metrics.write_acquired(asked.elapsed());
+        Ok(tx)
     }
 
     /// Runs a write transaction until it does not lose to a concurrent one (a deadlock or a
@@ -341,5 +349,18 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        let stats = |name: &'static str, pool: &AnyPool| PoolStats {
+            pool: name,
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        };
+        match self.backend {
+            Backend::Sqlite => vec![stats("reader", &self.reader), stats("writer", &self.writer)],
+            Backend::Postgres => vec![stats("main", &self.reader)],
+        }
     }
 }

@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use iris_core::StoreError;
 use tokio::sync::Mutex;
 
+use crate::store_metrics::GroupCommitMetrics;
+
 pub struct WalSync {
     wal_path: PathBuf,
     /// Commits whose durability has been asked for so far (tickets are handed out in order).
@@ -29,6 +31,8 @@ pub struct WalSync {
     flusher: Mutex<Option<File>>,
     /// Flushes performed, for tests and diagnostics.
     flushes: AtomicU64,
+    /// Flushes and the writes each made durable, for `/metrics`.
+    metrics: GroupCommitMetrics,
 }
 
 impl WalSync {
@@ -44,6 +48,7 @@ impl WalSync {
             synced: AtomicU64::new(0),
             flusher: Mutex::new(None),
             flushes: AtomicU64::new(0),
+            metrics: GroupCommitMetrics::register(),
         }))
     }
 
@@ -57,6 +62,8 @@ impl WalSync {
         }
         // Every commit with a ticket up to here returned before this flush starts.
         let upto = self.committed.load(Ordering::SeqCst);
+        // Only a flush (under this lock) moves `synced`: what lies between is this flush's.
+        let already = self.synced.load(Ordering::SeqCst);
         let file = match handle.take() {
             Some(file) if same_file(&file, &self.wal_path) => file,
             _ => match File::open(&self.wal_path) {
@@ -79,6 +86,7 @@ impl WalSync {
         outcome.map_err(|e| flush_error(&self.wal_path, &e))?;
         *handle = Some(file);
         self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.metrics.flushed(upto.saturating_sub(already));
         self.synced.fetch_max(upto, Ordering::SeqCst);
         Ok(())
     }

@@ -17,7 +17,7 @@ use crate::cli::{TenantCommand, TokenCommand};
 use crate::config::Config;
 use crate::server::open_existing_store;
 
-fn core_error(e: CoreError) -> anyhow::Error {
+pub(crate) fn core_error(e: CoreError) -> anyhow::Error {
     match e {
         CoreError::Scim(s) => anyhow!(s.detail),
         CoreError::Store(s) => anyhow!(s),

@@ -57,6 +57,9 @@ pub enum Command {
         /// File to read; standard input if omitted.
         input: Option<PathBuf>,
     },
+    /// The admin API: operator tokens and its OpenAPI document.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// The provisioning engine: sync a directory export into any SCIM endpoint (docs/sync.md).
     #[command(subcommand)]
     Sync(crate::sync_cli::SyncCommand),
@@ -139,6 +142,18 @@ pub struct ServeArgs {
     #[arg(long, env = "IRIS_NO_BOOTSTRAP")]
     pub no_bootstrap: bool,
 
+    /// Serve Prometheus metrics at /metrics on this address (its own listener; default: not
+    /// served). Use loopback or a private interface: the series name tenants.
+    #[arg(long, env = "IRIS_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+
+    /// Tenants with a metrics label of their own (default 100); the rest count as `other`.
+    #[arg(long, env = "IRIS_METRICS_TENANT_LABEL_CAP")]
+    pub metrics_tenant_label_cap: Option<usize>,
+
+    /// Do not serve the admin API (/admin/v1) on the main listener.
+    #[arg(long, env = "IRIS_NO_ADMIN_API")]
+    pub no_admin_api: bool,
     /// Quiet seconds that end a provisioning cycle (default 300).
     #[arg(long, env = "IRIS_CYCLE_IDLE_SECONDS")]
     pub cycle_idle_seconds: Option<u64>,
@@ -207,5 +222,33 @@ pub enum TokenCommand {
         json: bool,
     },
     /// Revoke a token by id; it is refused from the next request on, by every process.
+    Revoke { token_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Issue, list and revoke operator tokens (they authenticate the admin API, never SCIM).
+    #[command(subcommand)]
+    Token(OperatorTokenCommand),
+    /// Print the admin API's OpenAPI document (as served at /admin/v1/openapi.json).
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorTokenCommand {
+    /// Issue an operator token; it is shown only this once.
+    Issue {
+        /// A note to recognise the token by in `admin token list`.
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List operator tokens (ids, labels, last use; never secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an operator token by id; it is refused from the next request on, by every process.
     Revoke { token_id: String },
 }

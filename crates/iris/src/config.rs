@@ -29,6 +29,13 @@ pub struct Config {
     pub activity_flush_ms: u64,
     /// How often events past their tenant's retention are purged, in seconds.
     pub log_purge_interval_seconds: u64,
+    /// Where `/metrics` is served (its own listener; `None`: not served). Loopback or a private
+    /// interface: the series name tenants.
+    pub metrics_listen: Option<String>,
+    /// Tenants with a metrics label of their own; requests of any further tenant count as `other`.
+    pub metrics_tenant_label_cap: usize,
+    /// Whether the admin API (`/admin/v1`, operator tokens only) is served on the main listener.
+    pub admin_api: bool,
 }
 
 impl Config {
@@ -55,6 +62,9 @@ impl Default for Config {
             cycle_interval_minutes: 40,
             activity_flush_ms: 2000,
             log_purge_interval_seconds: 3600,
+            metrics_listen: None,
+            metrics_tenant_label_cap: iris_http::metrics::DEFAULT_TENANT_LABEL_CAP,
+            admin_api: true,
         }
     }
 }
@@ -77,6 +87,12 @@ struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     no_bootstrap: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_tenant_label_cap: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_api: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     cycle_idle_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cycle_interval_minutes: Option<u64>,
@@ -95,6 +111,9 @@ impl Config {
             overrides.max_body_bytes = serve.max_body_bytes;
             overrides.db_max_connections = serve.db_max_connections;
             overrides.no_bootstrap = serve.no_bootstrap.then_some(true);
+            overrides.metrics_listen = serve.metrics_listen.clone();
+            overrides.metrics_tenant_label_cap = serve.metrics_tenant_label_cap;
+            overrides.admin_api = serve.no_admin_api.then_some(false);
             overrides.cycle_idle_seconds = serve.cycle_idle_seconds;
             overrides.cycle_interval_minutes = serve.cycle_interval_minutes;
         }
@@ -134,6 +153,10 @@ impl Config {
                 "activity_flush_ms must be at least 10 and log_purge_interval_seconds at least 1"
             );
         }
+        self.metrics_addr()?;
+        if self.metrics_tenant_label_cap == 0 {
+            bail!("metrics_tenant_label_cap must be at least 1");
+        }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -149,6 +172,18 @@ impl Config {
                 self.listen
             )
         })
+    }
+
+    /// The address `/metrics` is served on, if any.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        self.metrics_listen
+            .as_deref()
+            .map(|raw| {
+                raw.parse().with_context(|| {
+                    format!("metrics_listen must be an address like 127.0.0.1:9090, got '{raw}'")
+                })
+            })
+            .transpose()
     }
 
     /// The public URL, or one derived from the address actually bound.
@@ -167,5 +202,48 @@ impl Config {
             }
             _ => format!("http://{host}:{}", bound.port()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn load(args: &[&str]) -> anyhow::Result<Config> {
+        Config::load(&Cli::parse_from(args))
+    }
+
+    #[test]
+    fn metrics_are_off_and_the_admin_api_on_unless_configured() {
+        let config = load(&["iris", "serve"]).unwrap();
+        assert_eq!(config.metrics_addr().unwrap(), None);
+        assert!(config.admin_api);
+        assert_eq!(config.metrics_tenant_label_cap, 100);
+        let config = load(&[
+            "iris",
+            "serve",
+            "--metrics-listen",
+            "127.0.0.1:9090",
+            "--metrics-tenant-label-cap",
+            "5",
+            "--no-admin-api",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.metrics_addr().unwrap(),
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        assert_eq!(config.metrics_tenant_label_cap, 5);
+        assert!(!config.admin_api);
+    }
+
+    #[test]
+    fn a_bad_metrics_address_or_a_zero_cap_is_refused() {
+        let bad = load(&["iris", "serve", "--metrics-listen", "localhost"]).unwrap_err();
+        assert!(format!("{bad:#}").contains("metrics_listen"), "{bad:#}");
+        let zero = load(&["iris", "serve", "--metrics-tenant-label-cap", "0"]).unwrap_err();
+        assert!(format!("{zero:#}").contains("at least 1"), "{zero:#}");
     }
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod log_cli;
+pub mod operator;
 pub mod server;
 pub mod sync_cli;
 pub mod telemetry;
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::export(&config, &tenant, output.as_deref()).await
         }
         Command::Import { input } => admin::import(&config, input.as_deref()).await,
+        Command::Admin(c) => operator::admin(&config, c).await,
         Command::Log(args) => log_cli::run(&config, args).await,
         Command::Sync(c) => sync_cli::sync(&config, c).await,
         Command::Simulate(c) => sync_cli::simulate(c).await,

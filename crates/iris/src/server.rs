@@ -1,6 +1,6 @@
 //! `iris serve`: open the database, wire the services, serve until a shutdown signal.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,6 +12,9 @@ use iris_store::{AppliedMigration, ConnectError, PoolConfig};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+
+/// How often the metrics' histogram samples are folded into their buckets.
+const METRICS_UPKEEP_SECONDS: u64 = 5;
 
 /// Opens (and migrates) the configured database, creating a SQLite file that does not exist yet:
 /// what `iris serve` does on its first start.
@@ -60,12 +63,37 @@ fn missing_database_hint(e: ConnectError) -> anyhow::Error {
     }
 }
 
-/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+/// Serves on `listener` (and `/metrics` on `metrics_listen`, if configured) until `shutdown`
+/// completes, then drains in-flight requests.
 pub async fn serve(
     config: &Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let metrics = match config.metrics_addr()? {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    serve_with_metrics(config, listener, metrics, shutdown).await
+}
+
+/// [`serve`], with `/metrics` on `metrics` (a listener of its own, never the SCIM one) when given.
+pub async fn serve_with_metrics(
+    config: &Config,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Before the store opens: it registers its series with the recorder.
+    let recorder = iris_http::metrics::install(&[(
+        iris_store::GROUP_COMMIT_WRITES_PER_FLUSH,
+        &iris_store::WRITES_PER_FLUSH_BUCKETS,
+    )]);
+    iris_store::describe_metrics();
     let store = open_store(config).await?;
     let bound = listener.local_addr()?;
     let public_url = config.public_url_for(bound);
@@ -81,9 +109,34 @@ pub async fn serve(
         public_url: public_url.clone(),
         max_body_bytes: config.max_body_bytes,
         cycles: config.cycle_settings(),
+        metrics_tenant_label_cap: config.metrics_tenant_label_cap,
+        admin_api: config.admin_api,
     };
     let state = AppState::new(store.clone(), resources, http);
-    let background = Background::start(config, &state);
+    let background = Background::start(config, &state, recorder.clone());
+    // One shutdown for both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let metrics_server = match (metrics, recorder) {
+        (Some(listener), Some(handle)) => {
+            let at = listener.local_addr()?;
+            tracing::info!(listen = %at, "serving Prometheus metrics at http://{at}/metrics");
+            let router = iris_http::metrics::router(state.clone(), handle);
+            let server = axum::serve(listener, router)
+                .with_graceful_shutdown(until_stopped(stopped.clone()));
+            Some(tokio::spawn(server.into_future()))
+        }
+        (Some(_), None) => {
+            anyhow::bail!("metrics cannot be served: another metrics recorder is installed")
+        }
+        (None, _) => None,
+    };
     tracing::info!(
         listen = %bound,
         public_url = %public_url,
@@ -93,23 +146,34 @@ pub async fn serve(
     );
     let app = iris_http::app(state);
     axum::serve(listener, tower::make::Shared::new(app))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(until_stopped(stopped))
         .await
         .context("HTTP server failed")?;
+    if let Some(server) = metrics_server {
+        server
+            .await
+            .context("metrics server task")?
+            .context("metrics server failed")?;
+    }
     background.stop().await;
     tracing::info!("iris stopped");
     Ok(())
 }
 
 /// The work `iris serve` does beside answering requests: adding the requests it served to the
-/// tenants' provisioning cycles, and purging events past their tenant's retention.
+/// tenants' provisioning cycles, purging events past their tenant's retention, and draining the
+/// metrics' histogram samples.
 struct Background {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     activity: iris_core::provisioning::ActivityTracker,
 }
 
 impl Background {
-    fn start(config: &Config, state: &AppState) -> Self {
+    fn start(
+        config: &Config,
+        state: &AppState,
+        recorder: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> Self {
         let activity = state.activity.clone();
         let flush_every = std::time::Duration::from_millis(config.activity_flush_ms);
         let flusher = activity
@@ -117,10 +181,12 @@ impl Background {
             .run(flush_every, std::future::pending::<()>());
         let purge_every = std::time::Duration::from_secs(config.log_purge_interval_seconds);
         let retention = state.log.clone().run_retention(purge_every);
-        Self {
-            tasks: vec![tokio::spawn(flusher), tokio::spawn(retention)],
-            activity,
+        let mut tasks = vec![tokio::spawn(flusher), tokio::spawn(retention)];
+        if let Some(handle) = recorder {
+            let every = std::time::Duration::from_secs(METRICS_UPKEEP_SECONDS);
+            tasks.push(tokio::spawn(iris_http::metrics::run_upkeep(handle, every)));
         }
+        Self { tasks, activity }
     }
 
     /// Stops the loops and records what is still pending.

@@ -4,6 +4,7 @@
 mod context;
 mod cycles;
 mod events;
+mod pages;
 mod query;
 mod refusals;
 mod tracker;
@@ -19,6 +20,7 @@ pub use events::{
     AttributeChange, MembersDelta, Operation, ProvisioningEvent, created, diff, identity_of,
     modification, settle_members,
 };
+pub use pages::{MAX_PAGE, Page};
 pub use query::{EventQuery, StatusFilter, id_bound};
 pub use refusals::{
     MAX_LOGGED_BODY, MAX_RECORDED_BODY, RefusedRequest, redact_passwords, refused_event, storable,

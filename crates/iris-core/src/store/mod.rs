@@ -7,6 +7,7 @@
 //! makes, from a tenant an authenticated token or an operator's command produced.
 
 mod membership;
+mod operators;
 mod pages;
 mod records;
 mod resources;
@@ -15,6 +16,7 @@ mod tenancy;
 use async_trait::async_trait;
 
 pub use membership::{DirectGroup, Member, MembershipChange, MembershipStore};
+pub use operators::{OperatorStore, OperatorTokenRow};
 pub use pages::{ListPage, ListQuery, PageStart, SortKey, SortOrder};
 pub use records::RecordStore;
 pub use resources::{
@@ -30,7 +32,7 @@ use crate::error::StoreError;
 /// A database Iris runs on: every part of the seam, plus what operating it needs.
 #[async_trait]
 pub trait Store:
-    TenantStore + ResourceStore + MembershipStore + RecordStore + Send + Sync + 'static
+    TenantStore + ResourceStore + MembershipStore + RecordStore + OperatorStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`, for logs and readiness output.
     fn backend_name(&self) -> &'static str;
@@ -41,4 +43,20 @@ pub trait Store:
     /// Brings the query planner's statistics up to date after a bulk load: without them a
     /// PostgreSQL planner may scan where an index lookup belongs.
     async fn refresh_statistics(&self) -> Result<(), StoreError>;
+
+    /// The connection pools' occupancy right now, for metrics (sampled when they are scraped).
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
+}
+
+/// One connection pool's occupancy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `reader` and `writer` on SQLite; `main` on PostgreSQL (one pool for both).
+    pub pool: &'static str,
+    /// Connections open, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }

@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod harness;
 
+mod admin_api;
 mod auth;
 mod cli;
 mod crash;
@@ -22,6 +23,7 @@ mod groups_bench;
 mod limits;
 mod logs_and_admin;
 mod membership_versions;
+mod metrics;
 mod operator;
 mod paging;
 mod patch_properties;

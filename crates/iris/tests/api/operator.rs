@@ -12,7 +12,7 @@ use serde_json::Value;
 pub const IRIS: &str = env!("CARGO_BIN_EXE_iris");
 
 /// Settings that would leak in from the environment of whoever runs the suite.
-pub const IRIS_ENV: [&str; 11] = [
+pub const IRIS_ENV: [&str; 14] = [
     "IRIS_CONFIG",
     "IRIS_DATABASE_URL",
     "IRIS_PUBLIC_URL",
@@ -21,6 +21,9 @@ pub const IRIS_ENV: [&str; 11] = [
     "IRIS_MAX_BODY_BYTES",
     "IRIS_DB_MAX_CONNECTIONS",
     "IRIS_NO_BOOTSTRAP",
+    "IRIS_METRICS_LISTEN",
+    "IRIS_METRICS_TENANT_LABEL_CAP",
+    "IRIS_NO_ADMIN_API",
     "IRIS_LOG",
     "IRIS_CYCLE_IDLE_SECONDS",
     "IRIS_CYCLE_INTERVAL_MINUTES",

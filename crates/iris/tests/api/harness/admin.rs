@@ -8,7 +8,7 @@ use std::sync::Arc;
 use iris::config::Config;
 use iris_core::store::{Imported, ListQuery};
 use iris_core::transfer::{Line, TransferService};
-use iris_core::{ResourceKind, Store, Tenant, TenantName, TenantService};
+use iris_core::{OperatorService, ResourceKind, Store, Tenant, TenantName, TenantService};
 use serde_json::Value;
 
 /// Creation time of every imported user.
@@ -67,6 +67,25 @@ impl Admin {
             .revoke_token(token_id)
             .await
             .expect("revoke token");
+    }
+
+    /// Issues an operator token (as `iris admin token issue` does).
+    pub async fn issue_operator_token(&self, label: &str) -> Credentials {
+        let issued = OperatorService::new(self.store.clone())
+            .issue(Some(label))
+            .await
+            .expect("issue operator token");
+        Credentials {
+            token: issued.token,
+            token_id: issued.id.as_str().to_owned(),
+        }
+    }
+
+    pub async fn revoke_operator_token(&self, token_id: &str) {
+        OperatorService::new(self.store.clone())
+            .revoke(token_id)
+            .await
+            .expect("revoke operator token");
     }
 
     pub async fn set_disabled(&self, disabled: bool) {

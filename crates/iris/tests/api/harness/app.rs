@@ -25,6 +25,8 @@ pub struct TestApp {
     pub admin: Admin,
     pub http: reqwest::Client,
     pub database_url: String,
+    /// `http://…/metrics` on the server's metrics listener (every test server has one).
+    pub metrics_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -47,15 +49,29 @@ pub fn test_config(database: &str) -> Config {
 
 impl TestApp {
     pub async fn spawn(backend: Backend, database: &TestDatabase) -> Self {
-        let config = test_config(&database.url);
+        Self::spawn_with(backend, database, |_| {}).await
+    }
+
+    /// A server whose settings `configure` adjusts first.
+    pub async fn spawn_with(
+        backend: Backend,
+        database: &TestDatabase,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = test_config(&database.url);
+        configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind metrics");
+        let metrics_url = format!("http://{}/metrics", metrics.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let server_config = config.clone();
         let server = tokio::spawn(async move {
-            iris::server::serve(&server_config, listener, async {
+            iris::server::serve_with_metrics(&server_config, listener, Some(metrics), async {
                 let _ = rx.await;
             })
             .await
@@ -71,6 +87,7 @@ impl TestApp {
             admin,
             http: reqwest::Client::new(),
             database_url: database.url.clone(),
+            metrics_url,
             shutdown: Some(tx),
             server: Some(server),
         };
@@ -186,6 +203,40 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str) -> Reply {
         self.send(Method::DELETE, path, None).await
+    }
+
+    /// A request to `/admin/v1{path}` with `token` (an operator's, or any other), or none.
+    pub async fn admin_send(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}/admin/v1{path}", self.base_url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        Reply::from(req.send().await.expect("request")).await
+    }
+
+    /// The metrics page, as scraped from the metrics listener.
+    pub async fn scrape(&self) -> String {
+        let reply = self
+            .http
+            .get(&self.metrics_url)
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(reply.status(), StatusCode::OK);
+        reply.text().await.expect("metrics text")
     }
 }
 

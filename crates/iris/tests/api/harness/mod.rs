@@ -52,6 +52,27 @@ where
     db.drop_database().await;
 }
 
+/// [`run`] on a server whose settings `configure` adjusts first.
+pub async fn run_with<F, Fut>(backend: Backend, configure: fn(&mut iris::config::Config), test: F)
+where
+    F: FnOnce(TestApp) -> Fut + Send + 'static,
+    Fut: Future<Output = TestApp> + Send + 'static,
+{
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let app = TestApp::spawn_with(backend, &db, configure).await;
+    let outcome = tokio::spawn(test(app)).await;
+    match outcome {
+        Ok(app) => app.stop().await,
+        Err(e) => {
+            db.drop_database().await;
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+    db.drop_database().await;
+}
+
 /// Runs `scenario` with the URL of a fresh database on `backend` (for tests that start `iris`
 /// processes themselves), dropping the database even when the scenario fails.
 pub async fn run_on_database<F, Fut>(backend: Backend, scenario: F)
@@ -86,6 +107,30 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     $crate::harness::run($crate::harness::Backend::Postgres, super::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Like [`on_both_backends!`] for tests of a server configured by `configure` (a
+/// `fn(&mut Config)` beside the tests): `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($configure:ident => $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::harness::run_with($crate::harness::Backend::Sqlite, super::$configure, super::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::harness::run_with($crate::harness::Backend::Postgres, super::$configure, super::$name).await;
                 }
             )*
         }
