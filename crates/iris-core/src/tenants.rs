@@ -256,7 +256,9 @@ impl TenantService {
             .tokens(tenant)
             .await?
             .into_iter()
-            .filter(|t| t.is_live(&now) && t.expires_at.as_deref().is_some_and(|at| *at <= *horizon))
+            .filter(|t| {
+                t.is_live(&now) && t.expires_at.as_deref().is_some_and(|at| *at <= *horizon)
+            })
             .collect();
         expiring.sort_by(|a, b| a.expires_at.cmp(&b.expires_at));
         Ok(expiring)
@@ -267,7 +269,10 @@ impl TenantService {
         let now = time::OffsetDateTime::now_utc();
         let counts = self
             .store
-            .tokens_expiring(&clock::format(now), &clock::format(now + TOKEN_EXPIRY_WARNING))
+            .tokens_expiring(
+                &clock::format(now),
+                &clock::format(now + TOKEN_EXPIRY_WARNING),
+            )
             .await?;
         Ok(counts)
     }

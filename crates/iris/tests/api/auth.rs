@@ -87,9 +87,7 @@ async fn an_unknown_tenant_is_401_not_404(app: TestApp) -> TestApp {
     app
 }
 
-async fn an_expired_token_is_401_naming_its_expiry_while_a_live_one_works(
-    app: TestApp,
-) -> TestApp {
+async fn an_expired_token_is_401_naming_its_expiry_while_a_live_one_works(app: TestApp) -> TestApp {
     let (short, expires_at) = app
         .admin
         .issue_expiring_token("short", time::Duration::seconds(2))
