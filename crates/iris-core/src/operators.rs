@@ -54,6 +54,7 @@ impl OperatorService {
                 created: r.created,
                 last_used: r.last_used,
                 revoked_at: r.revoked_at,
+                expires_at: None,
             })
             .collect())
     }

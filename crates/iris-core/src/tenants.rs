@@ -94,13 +94,31 @@ pub struct TokenInfo {
     pub created: String,
     pub last_used: Option<String>,
     pub revoked_at: Option<String>,
+    pub expires_at: Option<String>,
 }
 
-/// Why a request was not authenticated. Deliberately not detailed towards the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl TokenInfo {
+    /// Live: neither revoked nor expired at `now` (stored format).
+    pub fn is_live(&self, now: &str) -> bool {
+        self.revoked_at.is_none() && self.expires_at.as_deref().is_none_or(|at| at > now)
+    }
+}
+
+/// The longest lifetime a token can be issued with (ten years).
+pub const MAX_TOKEN_LIFETIME: time::Duration = time::Duration::days(3650);
+
+/// How long before its expiry a live token is warned about (`iris tenant status`, metrics).
+pub const TOKEN_EXPIRY_WARNING: time::Duration = time::Duration::days(14);
+
+/// Why a request was not authenticated. Deliberately not detailed towards the client, except
+/// that a token whose secret is right but whose lifetime is over says so (and when): the
+/// operator then knows to rotate it rather than hunt for a typo.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthFailure {
     Missing,
     Invalid,
+    /// The token was valid until this instant (stored format).
+    Expired(String),
 }
 
 #[derive(Clone)]
@@ -130,7 +148,7 @@ impl TenantService {
             other => other.into(),
         })?;
         let tenant = Tenant::from_row(row);
-        let token = self.issue_token(&tenant, Some("initial")).await?;
+        let token = self.issue_token(&tenant, Some("initial"), None).await?;
         Ok((tenant, token))
     }
 
@@ -175,12 +193,27 @@ impl TenantService {
         self.find(name).await
     }
 
+    /// Issues a token for `tenant`; with `lifetime` it is refused from that long after now on.
     pub async fn issue_token(
         &self,
         tenant: &Tenant,
         label: Option<&str>,
+        lifetime: Option<time::Duration>,
     ) -> CoreResult<IssuedToken> {
-        let issued = tokens::generate();
+        let expires_at = match lifetime {
+            None => None,
+            Some(d) if d.is_positive() && d <= MAX_TOKEN_LIFETIME => {
+                Some(clock::format(time::OffsetDateTime::now_utc() + d))
+            }
+            Some(d) => {
+                return Err(ScimError::invalid_value(format!(
+                    "a token's lifetime must be more than 0 and at most 3650 days, not {d}"
+                ))
+                .into());
+            }
+        };
+        let mut issued = tokens::generate();
+        issued.expires_at.clone_from(&expires_at);
         let row = TokenRow {
             id: issued.id.as_str().to_owned(),
             tenant_id: tenant.id().clone(),
@@ -189,6 +222,7 @@ impl TenantService {
             created: clock::now(),
             last_used: None,
             revoked_at: None,
+            expires_at,
         };
         self.store.insert_token(&row).await?;
         Ok(issued)
@@ -204,8 +238,43 @@ impl TenantService {
                 created: r.created,
                 last_used: r.last_used,
                 revoked_at: r.revoked_at,
+                expires_at: r.expires_at,
             })
             .collect())
+    }
+
+    /// The tenant's live tokens that expire within `window` from now, soonest first: what
+    /// `iris tenant status` warns about.
+    pub async fn expiring_tokens(
+        &self,
+        tenant: &Tenant,
+        window: time::Duration,
+    ) -> CoreResult<Vec<TokenInfo>> {
+        let now = clock::now();
+        let horizon = clock::format(time::OffsetDateTime::now_utc() + window);
+        let mut expiring: Vec<TokenInfo> = self
+            .tokens(tenant)
+            .await?
+            .into_iter()
+            .filter(|t| {
+                t.is_live(&now) && t.expires_at.as_deref().is_some_and(|at| *at <= *horizon)
+            })
+            .collect();
+        expiring.sort_by(|a, b| a.expires_at.cmp(&b.expires_at));
+        Ok(expiring)
+    }
+
+    /// Per tenant, how many live tokens expire within [`TOKEN_EXPIRY_WARNING`] from now.
+    pub async fn expiring_token_counts(&self) -> CoreResult<Vec<(String, u64)>> {
+        let now = time::OffsetDateTime::now_utc();
+        let counts = self
+            .store
+            .tokens_expiring(
+                &clock::format(now),
+                &clock::format(now + TOKEN_EXPIRY_WARNING),
+            )
+            .await?;
+        Ok(counts)
     }
 
     /// Revokes a token by id; it is refused by every process from the next request on.
@@ -241,8 +310,8 @@ impl TenantService {
     }
 
     /// Authenticates a bearer token for the tenant named in the URL. The token must exist, be
-    /// unrevoked, belong to that tenant, and the tenant must be enabled. Returns the tenant and the
-    /// token's id.
+    /// unrevoked and unexpired, belong to that tenant, and the tenant must be enabled. Returns the
+    /// tenant and the token's id.
     pub async fn authenticate(
         &self,
         tenant_name: &str,
@@ -270,6 +339,13 @@ impl TenantService {
             && tenant.name == tenant_name;
         if !usable {
             return Err(Ok(AuthFailure::Invalid));
+        }
+        // Only a token that would otherwise be accepted learns that it expired. The clock is read
+        // only for tokens that can expire, keeping the common path free of it.
+        if let Some(at) = token.expires_at
+            && at <= clock::now()
+        {
+            return Err(Ok(AuthFailure::Expired(at)));
         }
         Ok((Tenant::from_row(tenant), token.id))
     }

@@ -52,6 +52,8 @@ pub struct IssuedToken {
     pub id: TokenId,
     pub token: String,
     pub secret_hash: String,
+    /// When it stops working (stored format); `None` if it never does.
+    pub expires_at: Option<String>,
 }
 
 impl std::fmt::Debug for IssuedToken {
@@ -82,6 +84,7 @@ pub fn generate_kind(kind: TokenKind) -> IssuedToken {
         id,
         secret_hash: hash_secret(&secret),
         token,
+        expires_at: None,
     }
 }
 

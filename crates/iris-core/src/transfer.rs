@@ -63,6 +63,9 @@ pub enum Line {
         created: String,
         last_used: Option<String>,
         revoked_at: Option<String>,
+        /// Added with token lifetimes; an older export's tokens never expire.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<String>,
     },
     User {
         id: String,
@@ -136,6 +139,7 @@ impl TransferService {
                 created: t.created,
                 last_used: t.last_used,
                 revoked_at: t.revoked_at,
+                expires_at: t.expires_at,
             })
             .map_err(write_failed)?;
         }
@@ -291,6 +295,7 @@ impl TransferService {
                     created,
                     last_used,
                     revoked_at,
+                    expires_at,
                 } => {
                     let row = TokenRow {
                         id,
@@ -300,6 +305,7 @@ impl TransferService {
                         created,
                         last_used,
                         revoked_at,
+                        expires_at,
                     };
                     self.store.insert_token(&row).await?;
                     summary.tokens += 1;

@@ -66,6 +66,10 @@ impl FromRequestParts<AppState> for TenantAuth {
             Err(Ok(AuthFailure::Invalid)) => {
                 Err(ScimError::unauthorized("the bearer token is not valid for this tenant").into())
             }
+            Err(Ok(AuthFailure::Expired(at))) => Err(ScimError::unauthorized(format!(
+                "the bearer token expired at {at}: issue a new one (`iris token issue`) and update the identity provider"
+            ))
+            .into()),
             Err(Err(store)) => Err(store.into()),
         }
     }

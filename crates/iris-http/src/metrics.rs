@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -31,6 +31,7 @@ pub const UNAUTHENTICATED: &str = "iris_unauthenticated_requests_total";
 pub const POOL_CONNECTIONS: &str = "iris_db_pool_connections";
 pub const POOL_MAX: &str = "iris_db_pool_max_connections";
 pub const TENANT_LABELS: &str = "iris_metrics_tenant_labels";
+pub const TOKENS_EXPIRING: &str = "iris_tokens_expiring_soon";
 
 /// The tenant label of requests beyond the cap.
 pub const OTHER_TENANTS: &str = "other";
@@ -45,6 +46,9 @@ pub const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+/// Tenants given a [`TOKENS_EXPIRING`] series so far: one whose tokens were rotated drops to 0
+/// rather than keep its last count.
+static EXPIRY_REPORTED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// Installs the process's Prometheus recorder the first time it is called and returns its handle
 /// (every later call returns the same handle: tests run many servers in one process). Every
@@ -107,6 +111,10 @@ fn describe() {
     );
     metrics::describe_gauge!(POOL_MAX, "Most connections each pool may open");
     metrics::describe_gauge!(
+        TOKENS_EXPIRING,
+        "Live tokens of each tenant that expire within 14 days, when scraped (rotate them)"
+    );
+    metrics::describe_gauge!(
         TENANT_LABELS,
         "Tenants with a label of their own (the rest are counted as 'other')"
     );
@@ -139,12 +147,38 @@ async fn scrape(State((state, handle)): State<(AppState, PrometheusHandle)>) -> 
         gauge!(POOL_MAX, "pool" => pool.pool).set(f64::from(pool.max));
     }
     gauge!(TENANT_LABELS).set(state.metrics.admitted_tenants() as f64);
+    report_expiring_tokens(&state).await;
     let mut response = handle.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+/// Sets [`TOKENS_EXPIRING`] for the tenants (up to the label cap) with tokens about to expire,
+/// and back to 0 for those that had some at an earlier scrape.
+async fn report_expiring_tokens(state: &AppState) {
+    let counts = match state.tenants.expiring_token_counts().await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count expiring tokens for the metrics");
+            return;
+        }
+    };
+    let Ok(mut reported) = EXPIRY_REPORTED.lock() else {
+        return;
+    };
+    let reported = reported.get_or_insert_with(HashSet::new);
+    let cap = state.config.metrics_tenant_label_cap;
+    let current: HashSet<String> = counts.iter().take(cap).map(|(t, _)| t.clone()).collect();
+    for gone in reported.difference(&current) {
+        gauge!(TOKENS_EXPIRING, "tenant" => gone.clone()).set(0.0);
+    }
+    for (tenant, n) in counts.into_iter().take(cap) {
+        gauge!(TOKENS_EXPIRING, "tenant" => tenant.clone()).set(n as f64);
+        reported.insert(tenant);
+    }
 }
 
 /// The method label: the standard methods by name, anything else as `other` (a client may send

@@ -28,6 +28,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRow, sqlx::Error> {
         created: row.try_get("created")?,
         last_used: row.try_get("last_used")?,
         revoked_at: row.try_get("revoked_at")?,
+        expires_at: row.try_get("expires_at")?,
     })
 }
 
@@ -35,7 +36,8 @@ fn retention(days: i64) -> u32 {
     u32::try_from(days.max(1)).unwrap_or(u32::MAX)
 }
 
-const TOKEN_COLUMNS: &str = "id, tenant_id, label, secret_hash, created, last_used, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "id, tenant_id, label, secret_hash, created, last_used, revoked_at, expires_at";
 
 #[async_trait]
 impl TenantStore for SqlStore {
@@ -126,8 +128,9 @@ impl TenantStore for SqlStore {
 
     async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO tokens (id, tenant_id, label, secret_hash, created, last_used, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO tokens \
+             (id, tenant_id, label, secret_hash, created, last_used, revoked_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(token.id.clone())
         .bind(token.tenant_id.as_str().to_owned())
@@ -136,6 +139,7 @@ impl TenantStore for SqlStore {
         .bind(token.created.clone())
         .bind(token.last_used.clone())
         .bind(token.revoked_at.clone())
+        .bind(token.expires_at.clone())
         .execute(&self.writer)
         .await
         .map_err(db_error)?;
@@ -173,7 +177,7 @@ impl TenantStore for SqlStore {
         token_id: &str,
     ) -> Result<Option<(TokenRow, TenantRow)>, StoreError> {
         let row = sqlx::query(
-            "SELECT t.id, t.tenant_id, t.label, t.secret_hash, t.created, t.last_used, t.revoked_at, \
+            "SELECT t.id, t.tenant_id, t.label, t.secret_hash, t.created, t.last_used, t.revoked_at, t.expires_at, \
                     n.id AS tenant_id2, n.name AS tenant_name, n.created AS tenant_created, \
                     n.disabled_at AS tenant_disabled_at, n.log_retention_days AS tenant_log_retention_days \
              FROM tokens t JOIN tenants n ON n.id = t.tenant_id WHERE t.id = $1",
@@ -204,5 +208,31 @@ impl TenantStore for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn tokens_expiring(
+        &self,
+        after: &str,
+        until: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT n.name AS name, COUNT(*) AS expiring FROM tokens t \
+             JOIN tenants n ON n.id = t.tenant_id \
+             WHERE t.revoked_at IS NULL AND t.expires_at > $1 AND t.expires_at <= $2 \
+             GROUP BY n.name ORDER BY n.name",
+        )
+        .bind(after.to_owned())
+        .bind(until.to_owned())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("name")?;
+                let n: i64 = r.try_get("expiring")?;
+                Ok((name, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_error)
     }
 }

@@ -45,7 +45,7 @@ fn print_credentials(
 ) {
     let tenant_url = iris_http::tenant_url(public_url, tenant.name());
     if json {
-        let out = json!({"tenant": tenant.name(), "tenant_url": tenant_url, "token": token.token, "token_id": token.id.as_str()});
+        let out = json!({"tenant": tenant.name(), "tenant_url": tenant_url, "token": token.token, "token_id": token.id.as_str(), "expires_at": token.expires_at});
         println!("{out}");
         return;
     }
@@ -57,6 +57,9 @@ fn print_credentials(
         "(token id {}; the token is shown only now)",
         token.id.as_str()
     );
+    if let Some(at) = &token.expires_at {
+        println!("Expires:      {at} (refused afterwards; issue the next one before then)");
+    }
 }
 
 fn print_rejected(recent: &[ProvisioningEvent], json: bool) -> anyhow::Result<()> {
@@ -153,7 +156,7 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<(
 }
 
 fn token_json(t: &TokenInfo) -> serde_json::Value {
-    json!({"token_id": t.id, "label": t.label, "created": t.created, "last_used": t.last_used, "revoked_at": t.revoked_at})
+    json!({"token_id": t.id, "label": t.label, "created": t.created, "last_used": t.last_used, "revoked_at": t.revoked_at, "expires_at": t.expires_at})
 }
 
 pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
@@ -162,11 +165,17 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
         TokenCommand::Issue {
             tenant,
             label,
+            expires,
             json,
         } => {
+            let lifetime = expires
+                .as_deref()
+                .map(crate::log_cli::parse_span)
+                .transpose()
+                .context("--expires")?;
             let tenant = tenants.find(&tenant).await.map_err(core_error)?;
             let token = tenants
-                .issue_token(&tenant, label.as_deref())
+                .issue_token(&tenant, label.as_deref(), lifetime)
                 .await
                 .map_err(core_error)?;
             print_credentials(&public_url, &tenant, &token, json, false);
@@ -180,11 +189,14 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
                     serde_json::Value::Array(all.iter().map(token_json).collect())
                 );
             } else {
+                let now = iris_core::clock::now();
                 for t in &all {
-                    let state = t
-                        .revoked_at
-                        .as_deref()
-                        .map_or("live".to_owned(), |at| format!("revoked {at}"));
+                    let state = match (&t.revoked_at, &t.expires_at) {
+                        (Some(at), _) => format!("revoked {at}"),
+                        (None, Some(at)) if !t.is_live(&now) => format!("expired {at}"),
+                        (None, Some(at)) => format!("live until {at}"),
+                        (None, None) => "live".to_owned(),
+                    };
                     let used = t.last_used.as_deref().unwrap_or("never used");
                     println!(
                         "{}\t{}\t{state}\t{used}\t{}",

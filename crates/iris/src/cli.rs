@@ -212,6 +212,10 @@ pub enum TokenCommand {
         /// A note to recognise the token by in `token list`.
         #[arg(long)]
         label: Option<String>,
+        /// Lifetime: `90d`, `12h`, `30m` (at most 3650d); the token is refused afterwards.
+        /// Without it the token lives until revoked.
+        #[arg(long)]
+        expires: Option<String>,
         #[arg(long)]
         json: bool,
     },

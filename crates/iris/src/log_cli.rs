@@ -7,6 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use iris_core::provisioning::{
     Cycle, EventQuery, Operation, ProvisioningEvent, StatusFilter, TenantStatus, human, id_bound,
 };
+use iris_core::tenants::TOKEN_EXPIRY_WARNING;
 use iris_core::{CoreError, ProvisioningLog, Tenant, TenantService};
 use iris_scim::provisioning_log::{self as entra_log, ModifiedProperty, Record};
 use serde_json::Value;
@@ -41,18 +42,25 @@ fn parse_time(raw: &str, now: OffsetDateTime) -> anyhow::Result<OffsetDateTime> 
     if let Ok(at) = OffsetDateTime::parse(raw, &Rfc3339) {
         return Ok(at);
     }
+    let age = parse_span(raw)
+        .with_context(|| format!("'{raw}' is neither an RFC 3339 time nor an age like 2h"))?;
+    Ok(now - age)
+}
+
+/// A span of time: a whole number and `s`, `m`, `h` or `d` (`90s`, `15m`, `2h`, `90d`).
+pub(crate) fn parse_span(raw: &str) -> anyhow::Result<time::Duration> {
+    let raw = raw.trim();
     let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
     let n: i64 = digits
         .parse()
-        .with_context(|| format!("'{raw}' is neither an RFC 3339 time nor an age like 2h"))?;
-    let age = match unit {
+        .with_context(|| format!("'{raw}' is not a span like 90d or 2h"))?;
+    Ok(match unit {
         "s" => time::Duration::seconds(n),
         "m" | "min" => time::Duration::minutes(n),
         "h" => time::Duration::hours(n),
         "d" => time::Duration::days(n),
-        _ => bail!("'{raw}': an age ends in s, m, h or d"),
-    };
-    Ok(now - age)
+        _ => bail!("'{raw}': a span ends in s, m, h or d"),
+    })
 }
 
 /// The query `args` ask for. A resource's history and a time range read oldest first; otherwise
@@ -307,10 +315,30 @@ pub async fn tenant_status(config: &Config, name: &str, json: bool) -> anyhow::R
         .status(&tenant, &config.cycle_settings(), now)
         .await
         .map_err(core_error)?;
+    let expiring = tenants
+        .expiring_tokens(&tenant, TOKEN_EXPIRY_WARNING)
+        .await
+        .map_err(core_error)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        let mut out = serde_json::to_value(&status)?;
+        out["expiring_tokens"] = expiring
+            .iter()
+            .map(|t| serde_json::json!({"token_id": t.id, "label": t.label, "expires_at": t.expires_at}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", status_text(&status, now));
+        for t in &expiring {
+            let at = t.expires_at.as_deref().unwrap_or_default();
+            let left = OffsetDateTime::parse(at, &Rfc3339)
+                .map(|end| human(end - now))
+                .unwrap_or_default();
+            println!(
+                "Warning:       token {} ({}) expires at {at}, in {left}: issue a new one and update the identity provider",
+                t.id,
+                t.label.as_deref().unwrap_or("no label"),
+            );
+        }
     }
     Ok(())
 }

@@ -83,6 +83,8 @@ pub struct TokenRow {
     pub created: String,
     pub last_used: Option<String>,
     pub revoked_at: Option<String>,
+    /// When the token stops working (stored format); `None` for a token that never expires.
+    pub expires_at: Option<String>,
 }
 
 /// Tenants and tokens: what operators manage and every request authenticates against.
@@ -112,4 +114,10 @@ pub trait TenantStore: Send + Sync {
         token_id: &str,
     ) -> Result<Option<(TokenRow, TenantRow)>, StoreError>;
     async fn touch_token(&self, token_id: &str, at: &str) -> Result<(), StoreError>;
+    /// For each tenant with live tokens expiring in `(after, until]`: its name and how many.
+    async fn tokens_expiring(
+        &self,
+        after: &str,
+        until: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
 }

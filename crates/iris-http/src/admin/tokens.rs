@@ -21,6 +21,8 @@ pub struct TokenOut {
     pub created: String,
     pub last_used: Option<String>,
     pub revoked_at: Option<String>,
+    /// When the token stops working; null for a token that never expires.
+    pub expires_at: Option<String>,
 }
 
 impl TokenOut {
@@ -31,6 +33,7 @@ impl TokenOut {
             created: t.created.clone(),
             last_used: t.last_used.clone(),
             revoked_at: t.revoked_at.clone(),
+            expires_at: t.expires_at.clone(),
         }
     }
 }
@@ -41,6 +44,9 @@ pub struct IssueToken {
     /// A note to recognise the token by.
     #[serde(default)]
     pub label: Option<String>,
+    /// Days until the token stops working (1 to 3650); omitted, it never expires.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 /// A new token. `token` is the Secret Token to paste into the identity provider; it is shown in
@@ -50,6 +56,8 @@ pub struct IssuedTokenOut {
     pub token_id: String,
     pub token: String,
     pub label: Option<String>,
+    /// When the token stops working; null for a token that never expires.
+    pub expires_at: Option<String>,
 }
 
 impl IssuedTokenOut {
@@ -58,6 +66,7 @@ impl IssuedTokenOut {
             token_id: t.id.as_str().to_owned(),
             token: t.token.clone(),
             label: label.map(str::to_owned),
+            expires_at: t.expires_at.clone(),
         }
     }
 }
@@ -103,7 +112,10 @@ pub async fn issue(
 ) -> AdminResult<Response> {
     let tenant = state.tenants.find(&name).await?;
     let label = body.label.as_deref();
-    let token = state.tenants.issue_token(&tenant, label).await?;
+    let lifetime = body
+        .expires_in_days
+        .map(|days| time::Duration::days(i64::from(days)));
+    let token = state.tenants.issue_token(&tenant, label, lifetime).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &IssuedTokenOut::of(&token, label),

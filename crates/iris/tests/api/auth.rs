@@ -87,6 +87,65 @@ async fn an_unknown_tenant_is_401_not_404(app: TestApp) -> TestApp {
     app
 }
 
+async fn an_expired_token_is_401_naming_its_expiry_while_a_live_one_works(app: TestApp) -> TestApp {
+    let (short, expires_at) = app
+        .admin
+        .issue_expiring_token("short", time::Duration::seconds(2))
+        .await;
+    status_with(&app, &app.tenant_url, Some(&short))
+        .await
+        .expect(StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let refused = status_with(&app, &app.tenant_url, Some(&short))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, None);
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(detail.contains("expired"), "{detail}");
+    assert!(detail.contains(&expires_at), "{detail}");
+    // The tenant's other token is untouched, and a forged secret for the expired id learns
+    // nothing about the expiry.
+    status_with(&app, &app.tenant_url, Some(&app.token))
+        .await
+        .expect(StatusCode::OK);
+    let forged = format!("{}x", &short[..short.len() - 1]);
+    let reply = status_with(&app, &app.tenant_url, Some(&forged))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, None);
+    assert!(!reply.text.contains("expired"), "{}", reply.text);
+    app
+}
+
+async fn tokens_about_to_expire_are_warned_about_and_counted(app: TestApp) -> TestApp {
+    assert!(app.admin.expiring_token_labels().await.is_empty());
+    app.admin
+        .issue_expiring_token("later", time::Duration::days(90))
+        .await;
+    app.admin
+        .issue_expiring_token("soon", time::Duration::days(3))
+        .await;
+    app.admin
+        .issue_expiring_token("sooner", time::Duration::days(1))
+        .await;
+    assert_eq!(app.admin.expiring_token_labels().await, ["sooner", "soon"]);
+    let counts = app.admin.expiring_token_counts().await;
+    assert!(counts.contains(&("acme".to_owned(), 2)), "{counts:?}");
+    app
+}
+
+async fn a_lifetime_beyond_ten_years_or_not_positive_is_refused(app: TestApp) -> TestApp {
+    for days in [0, -1, 3651] {
+        let refused = app.admin.lifetime_refusal(time::Duration::days(days)).await;
+        assert!(refused.contains("lifetime"), "{days} days: {refused}");
+    }
+    assert!(
+        app.admin
+            .lifetime_refusal(time::Duration::days(3650))
+            .await
+            .is_empty()
+    );
+    app
+}
+
 crate::on_both_backends!(
     a_missing_token_is_401_with_www_authenticate,
     a_wrong_token_is_401,
@@ -95,4 +154,7 @@ crate::on_both_backends!(
     a_disabled_tenant_is_refused_and_can_be_enabled_again,
     tokens_are_stored_only_as_hashes,
     an_unknown_tenant_is_401_not_404,
+    an_expired_token_is_401_naming_its_expiry_while_a_live_one_works,
+    tokens_about_to_expire_are_warned_about_and_counted,
+    a_lifetime_beyond_ten_years_or_not_positive_is_refused,
 );

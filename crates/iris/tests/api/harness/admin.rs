@@ -56,10 +56,55 @@ impl Admin {
     /// Issues a second token of the tenant; returns it.
     pub async fn issue_token(&self, label: &str) -> String {
         self.tenants
-            .issue_token(&self.tenant, Some(label))
+            .issue_token(&self.tenant, Some(label), None)
             .await
             .expect("issue token")
             .token
+    }
+
+    /// Issues a token of the tenant that expires `lifetime` from now; returns it and its expiry.
+    pub async fn issue_expiring_token(
+        &self,
+        label: &str,
+        lifetime: time::Duration,
+    ) -> (String, String) {
+        let issued = self
+            .tenants
+            .issue_token(&self.tenant, Some(label), Some(lifetime))
+            .await
+            .expect("issue token");
+        (issued.token, issued.expires_at.expect("an expiry"))
+    }
+
+    /// Why issuing a token with `lifetime` is refused; empty if it is issued.
+    pub async fn lifetime_refusal(&self, lifetime: time::Duration) -> String {
+        match self
+            .tenants
+            .issue_token(&self.tenant, Some("lifetime"), Some(lifetime))
+            .await
+        {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Labels of the tenant's live tokens that `iris tenant status` warns about, soonest first.
+    pub async fn expiring_token_labels(&self) -> Vec<String> {
+        self.tenants
+            .expiring_tokens(&self.tenant, iris_core::tenants::TOKEN_EXPIRY_WARNING)
+            .await
+            .expect("expiring tokens")
+            .into_iter()
+            .filter_map(|t| t.label)
+            .collect()
+    }
+
+    /// Per tenant, the live tokens expiring within the warning window (what the metrics show).
+    pub async fn expiring_token_counts(&self) -> Vec<(String, u64)> {
+        self.tenants
+            .expiring_token_counts()
+            .await
+            .expect("expiring counts")
     }
 
     pub async fn revoke_token(&self, token_id: &str) {
