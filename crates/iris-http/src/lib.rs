@@ -2,6 +2,7 @@
 //! are thin; all rules live in `iris-core` and `iris-scim`.
 
 pub mod admin;
+mod deadline;
 mod discovery;
 mod error;
 mod extract;
@@ -53,6 +54,8 @@ pub struct HttpConfig {
     pub metrics_tenant_label_cap: usize,
     /// Whether `/admin/v1` is served.
     pub admin_api: bool,
+    /// How long a request may take before it is abandoned and answered `503`.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Shared state of all handlers.
@@ -146,6 +149,10 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline::deadline,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(

@@ -2,6 +2,7 @@
 //! through sqlx's `Any` driver: the SQL is shared, and the few places where SQLite and PostgreSQL
 //! differ (transaction start, JSON access, string functions) live in [`dialect::Dialect`].
 
+mod abandon;
 mod cycles_sql;
 mod dialect;
 mod events_sql;

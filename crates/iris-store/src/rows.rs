@@ -11,8 +11,10 @@ use crate::filter_sql::Bind;
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// SQLSTATEs (PostgreSQL) and result codes (SQLite) of a transaction that lost to a concurrent
-/// one and may simply be run again: deadlock, serialisation failure, a busy or locked database.
-const TRANSIENT_CODES: [&str; 6] = ["40P01", "40001", "5", "6", "517", "261"];
+/// one and may simply be run again: deadlock, serialisation failure, a statement cancelled (an
+/// abandoned write's cancel is aimed by transaction name, but should it ever reach the next
+/// transaction on that connection, that one runs again), a busy or locked database.
+const TRANSIENT_CODES: [&str; 7] = ["40P01", "40001", "57014", "5", "6", "517", "261"];
 
 /// Maps a driver error by kind, never by message: uniqueness violations, transient conflicts,
 /// everything else.

@@ -274,9 +274,10 @@ impl SqlStore {
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         let asked = std::time::Instant::now();
+        let begin = crate::abandon::begin_statement(self.backend.begin_write());
         let tx = self
             .writer
-            .begin_with(self.backend.begin_write())
+            .begin_with(sqlx::AssertSqlSafe(begin))
             .await
             .map_err(db_error)?;
         self.metrics.write_acquired(asked.elapsed());
@@ -294,17 +295,31 @@ impl SqlStore {
     where
         Attempt: Future<Output = Result<T, StoreError>>,
     {
+        // A write abandoned by its request (client gone, deadline passed) must not keep waiting
+        // for locks on PostgreSQL while holding others: see `abandon`.
+        let name = (self.backend == Backend::Postgres).then(crate::abandon::new_name);
+        let guard = name
+            .clone()
+            .map(|name| crate::abandon::CancelOnDrop::arm(&self.writer, name));
         let mut lost = 0;
-        loop {
-            match attempt().await {
+        let outcome = loop {
+            let outcome = match &name {
+                Some(name) => crate::abandon::named(name, attempt()).await,
+                None => attempt().await,
+            };
+            match outcome {
                 Err(StoreError::Busy(cause)) if lost + 1 < WRITE_ATTEMPTS => {
                     lost += 1;
                     tracing::debug!(%cause, lost, "a write lost to a concurrent one; retrying");
                     tokio::time::sleep(backoff(lost)).await;
                 }
-                other => return other,
+                other => break other,
             }
+        };
+        if let Some(guard) = guard {
+            guard.disarm();
         }
+        outcome
     }
 
     pub(crate) fn begin_read_statement(&self) -> &'static str {

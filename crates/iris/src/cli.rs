@@ -154,6 +154,11 @@ pub struct ServeArgs {
     /// Do not serve the admin API (/admin/v1) on the main listener.
     #[arg(long, env = "IRIS_NO_ADMIN_API")]
     pub no_admin_api: bool,
+    /// Seconds a request may take before it is abandoned, its open transaction rolled back, and
+    /// answered 503 with Retry-After (default 30; Entra gives up after 60).
+    #[arg(long, env = "IRIS_REQUEST_TIMEOUT_SECONDS")]
+    pub request_timeout_seconds: Option<u64>,
+
     /// Quiet seconds that end a provisioning cycle (default 300).
     #[arg(long, env = "IRIS_CYCLE_IDLE_SECONDS")]
     pub cycle_idle_seconds: Option<u64>,

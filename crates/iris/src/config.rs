@@ -36,6 +36,9 @@ pub struct Config {
     pub metrics_tenant_label_cap: usize,
     /// Whether the admin API (`/admin/v1`, operator tokens only) is served on the main listener.
     pub admin_api: bool,
+    /// Seconds a request may take before it is abandoned (rolled back) and answered `503`; below
+    /// Entra's 60-second limit, so Entra sees Iris's answer rather than its own timeout.
+    pub request_timeout_seconds: u64,
 }
 
 impl Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             metrics_listen: None,
             metrics_tenant_label_cap: iris_http::metrics::DEFAULT_TENANT_LABEL_CAP,
             admin_api: true,
+            request_timeout_seconds: 30,
         }
     }
 }
@@ -96,6 +100,8 @@ struct Overrides {
     cycle_idle_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cycle_interval_minutes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_timeout_seconds: Option<u64>,
 }
 
 impl Config {
@@ -116,6 +122,7 @@ impl Config {
             overrides.admin_api = serve.no_admin_api.then_some(false);
             overrides.cycle_idle_seconds = serve.cycle_idle_seconds;
             overrides.cycle_interval_minutes = serve.cycle_interval_minutes;
+            overrides.request_timeout_seconds = serve.request_timeout_seconds;
         }
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &cli.config {
@@ -156,6 +163,9 @@ impl Config {
         self.metrics_addr()?;
         if self.metrics_tenant_label_cap == 0 {
             bail!("metrics_tenant_label_cap must be at least 1");
+        }
+        if self.request_timeout_seconds == 0 {
+            bail!("request_timeout_seconds must be at least 1");
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -111,6 +111,7 @@ pub async fn serve_with_metrics(
         cycles: config.cycle_settings(),
         metrics_tenant_label_cap: config.metrics_tenant_label_cap,
         admin_api: config.admin_api,
+        request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
     };
     let state = AppState::new(store.clone(), resources, http);
     let background = Background::start(config, &state, recorder.clone());

@@ -4,7 +4,7 @@
 //! document. So a membership change costs in proportion to the members it names, not to the size
 //! of the group (entra-compat §4, lessons.md item 6).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use iris_scim::patch::{MemberOp, MemberRef};
 use iris_scim::resource::{self, Document};
@@ -87,38 +87,30 @@ fn member_refs(value: &Value) -> ScimResult<Vec<MemberRef>> {
 
 /// Folds a PATCH's membership operations, in request order, into their net effect: an `add`
 /// followed by a `remove` of the same member leaves it out, a `remove` followed by an `add`
-/// leaves it in, a `replace` or a remove-all discards what came before it.
+/// leaves it in, a `replace` or a remove-all discards what came before it. Linear in the members
+/// the operations name (a PATCH may name 1,000 operations of 10,000 members each).
 pub fn net_membership(ops: &[MemberOp]) -> MembershipChange {
     let mut change = MembershipChange::default();
     // Ordered sets: first mention wins the position, so writes are deterministic.
-    let mut adds: Vec<MemberRef> = Vec::new();
-    let mut removes: Vec<String> = Vec::new();
+    let mut adds = OrderedSet::<MemberRef>::default();
+    let mut removes = OrderedSet::<String>::default();
     let mut checked = HashSet::new();
-    let mut note = |change: &mut MembershipChange, r: &MemberRef| {
-        if checked.insert(r.value.clone()) {
-            change.check.push(r.clone());
-        }
-    };
     for op in ops {
         match op {
             MemberOp::Add(refs) => {
                 for r in refs {
-                    note(&mut change, r);
-                    removes.retain(|id| id != &r.value);
-                    if let Some(existing) = adds.iter_mut().find(|a| a.value == r.value) {
-                        *existing = r.clone();
-                    } else {
-                        adds.push(r.clone());
+                    if checked.insert(r.value.as_str()) {
+                        change.check.push(r.clone());
                     }
+                    removes.remove(&r.value);
+                    // A later add of the same member replaces its reference (its `type`).
+                    adds.upsert(&r.value, r.clone());
                 }
             }
             MemberOp::Remove(ids) => {
-                let gone: HashSet<&String> = ids.iter().collect();
-                adds.retain(|a| !gone.contains(&a.value));
                 for id in ids {
-                    if !removes.contains(id) {
-                        removes.push(id.clone());
-                    }
+                    adds.remove(id);
+                    removes.insert_new(id, id.clone());
                 }
             }
             MemberOp::RemoveAll => {
@@ -131,18 +123,71 @@ pub fn net_membership(ops: &[MemberOp]) -> MembershipChange {
                 adds.clear();
                 removes.clear();
                 for r in refs {
-                    note(&mut change, r);
-                    if !adds.iter().any(|a| a.value == r.value) {
-                        adds.push(r.clone());
+                    if checked.insert(r.value.as_str()) {
+                        change.check.push(r.clone());
                     }
+                    adds.insert_new(&r.value, r.clone());
                 }
             }
         }
     }
-    change.add = adds;
+    change.add = adds.into_vec();
     // After a clear, removals are moot.
-    change.remove = if change.clear { Vec::new() } else { removes };
+    change.remove = if change.clear {
+        Vec::new()
+    } else {
+        removes.into_vec()
+    };
     change
+}
+
+/// Values keyed by member id, in order of first insertion, with O(1) insert, replace and
+/// remove (a removed value leaves a hole that `into_vec` skips).
+struct OrderedSet<T> {
+    slots: Vec<Option<T>>,
+    index: HashMap<String, usize>,
+}
+
+impl<T> Default for OrderedSet<T> {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<T> OrderedSet<T> {
+    /// Inserts `value` under `key` unless the key is present (then the first value stays).
+    fn insert_new(&mut self, key: &str, value: T) {
+        if !self.index.contains_key(key) {
+            self.index.insert(key.to_owned(), self.slots.len());
+            self.slots.push(Some(value));
+        }
+    }
+
+    /// Inserts `value` under `key`, replacing a present value in its place.
+    fn upsert(&mut self, key: &str, value: T) {
+        match self.index.get(key) {
+            Some(&slot) => self.slots[slot] = Some(value),
+            None => self.insert_new(key, value),
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(slot) = self.index.remove(key) {
+            self.slots[slot] = None;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.index.clear();
+    }
+
+    fn into_vec(self) -> Vec<T> {
+        self.slots.into_iter().flatten().collect()
+    }
 }
 
 /// A group cannot contain itself.
@@ -158,6 +203,7 @@ pub(crate) fn check_not_self(group_id: &str, members: &[MemberRef]) -> ScimResul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn r(id: &str) -> MemberRef {
@@ -169,6 +215,103 @@ mod tests {
 
     fn ids(refs: &[MemberRef]) -> Vec<&str> {
         refs.iter().map(|r| r.value.as_str()).collect()
+    }
+
+    /// The first, quadratic fold (a linear scan per member named): the oracle the linear one
+    /// must agree with, element for element and in order.
+    fn scanning_fold(ops: &[MemberOp]) -> MembershipChange {
+        let mut change = MembershipChange::default();
+        let mut adds: Vec<MemberRef> = Vec::new();
+        let mut removes: Vec<String> = Vec::new();
+        let mut checked = HashSet::new();
+        for op in ops {
+            match op {
+                MemberOp::Add(refs) => {
+                    for r in refs {
+                        if checked.insert(r.value.clone()) {
+                            change.check.push(r.clone());
+                        }
+                        removes.retain(|id| id != &r.value);
+                        match adds.iter_mut().find(|a| a.value == r.value) {
+                            Some(existing) => *existing = r.clone(),
+                            None => adds.push(r.clone()),
+                        }
+                    }
+                }
+                MemberOp::Remove(ids) => {
+                    adds.retain(|a| !ids.contains(&a.value));
+                    for id in ids {
+                        if !removes.contains(id) {
+                            removes.push(id.clone());
+                        }
+                    }
+                }
+                MemberOp::RemoveAll | MemberOp::Replace(_) => {
+                    change.clear = true;
+                    adds.clear();
+                    removes.clear();
+                    if let MemberOp::Replace(refs) = op {
+                        for r in refs {
+                            if checked.insert(r.value.clone()) {
+                                change.check.push(r.clone());
+                            }
+                            if !adds.iter().any(|a| a.value == r.value) {
+                                adds.push(r.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        change.add = adds;
+        change.remove = if change.clear { Vec::new() } else { removes };
+        change
+    }
+
+    fn member_ref() -> impl Strategy<Value = MemberRef> {
+        (
+            0..6u8,
+            proptest::option::of(prop_oneof![Just("User"), Just("Group")]),
+        )
+            .prop_map(|(id, member_type)| MemberRef {
+                value: format!("m{id}"),
+                member_type: member_type.map(str::to_owned),
+            })
+    }
+
+    fn member_op() -> impl Strategy<Value = MemberOp> {
+        let refs = || proptest::collection::vec(member_ref(), 0..5);
+        prop_oneof![
+            4 => refs().prop_map(MemberOp::Add),
+            4 => proptest::collection::vec((0..6u8).prop_map(|id| format!("m{id}")), 0..5)
+                .prop_map(MemberOp::Remove),
+            1 => Just(MemberOp::RemoveAll),
+            1 => refs().prop_map(MemberOp::Replace),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_linear_fold_agrees_with_the_scanning_one(
+            ops in proptest::collection::vec(member_op(), 0..12)
+        ) {
+            prop_assert_eq!(net_membership(&ops), scanning_fold(&ops));
+        }
+    }
+
+    #[test]
+    fn a_fold_of_many_members_nets_each_once() {
+        let many = |from: usize| (from..from + 10_000).map(|i| r(&format!("u{i}"))).collect();
+        let change = net_membership(&[
+            MemberOp::Add(many(0)),
+            MemberOp::Remove((5_000..15_000).map(|i| format!("u{i}")).collect()),
+            MemberOp::Add(many(10_000)),
+        ]);
+        assert_eq!(change.add.len(), 5_000 + 10_000);
+        assert_eq!(change.add[0].value, "u0");
+        assert_eq!(change.add[5_000].value, "u10000");
+        assert_eq!(change.remove.len(), 5_000);
+        assert_eq!(change.check.len(), 20_000);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! they hold members), not code.
 
 mod membership;
+mod offload;
 mod shadow;
 
 use std::sync::Arc;
@@ -70,7 +71,8 @@ impl ResourceService {
         kind: ResourceKind,
         body: &Value,
     ) -> CoreResult<ResourceRecord> {
-        let ((doc, members), quirks) = read_body(kind, body)?;
+        let ((doc, members), quirks) =
+            offload::run(offload::weight_of(body), || read_body(kind, body))?;
         let members = members.unwrap_or_default();
         let write = resource_write(kind, uuid::Uuid::now_v7().to_string(), doc, clock::now())?;
         membership::check_not_self(&write.id, &members)?;
@@ -152,7 +154,8 @@ impl ResourceService {
         expected: ExpectedVersion,
     ) -> CoreResult<ResourceRecord> {
         // Validation happens before any lock is taken.
-        let ((doc, members), quirks) = read_body(kind, body)?;
+        let ((doc, members), quirks) =
+            offload::run(offload::weight_of(body), || read_body(kind, body))?;
         let now = clock::now();
         let write = resource_write(kind, id.to_owned(), doc, now.clone())?;
         let unique = unique_value(kind, &write.doc).to_owned();
@@ -196,37 +199,42 @@ impl ResourceService {
         body: &Value,
         expected: ExpectedVersion,
     ) -> CoreResult<ResourceRecord> {
+        // The operations apply under the row's lock, so a heavy request computes off the async
+        // workers rather than stalling every other tenant's requests.
+        let weight = offload::weight_of(body);
         let mutate = |current: &ResourceRecord| {
-            check_precondition(current, expected)?;
-            let mut doc = current.doc.clone();
-            let outcome = patch::apply_patch(kind.resource_type(), &mut doc, body)?;
-            let members = net_membership(&outcome.member_ops);
-            membership::check_not_self(&current.id, &members.check)?;
-            let now = clock::now();
-            let write = if doc == current.doc {
-                None
-            } else {
-                let write = resource_write(kind, current.id.clone(), doc, now.clone())?;
-                Some(shadow::over_current(current, write))
-            };
-            if write.is_none() && members.is_empty() {
-                return Ok(None);
-            }
-            let events = provisioning::modification(
-                context,
-                kind,
-                &current.id,
-                &current.doc,
-                write.as_ref().map(|w| &w.doc),
-                !members.is_empty(),
-                &quirk_names(&outcome.quirks),
-            );
-            Ok(Some(Change {
-                write,
-                members,
-                now,
-                events,
-            }))
+            offload::run(weight, || {
+                check_precondition(current, expected)?;
+                let mut doc = current.doc.clone();
+                let outcome = patch::apply_patch(kind.resource_type(), &mut doc, body)?;
+                let members = net_membership(&outcome.member_ops);
+                membership::check_not_self(&current.id, &members.check)?;
+                let now = clock::now();
+                let write = if doc == current.doc {
+                    None
+                } else {
+                    let write = resource_write(kind, current.id.clone(), doc, now.clone())?;
+                    Some(shadow::over_current(current, write))
+                };
+                if write.is_none() && members.is_empty() {
+                    return Ok(None);
+                }
+                let events = provisioning::modification(
+                    context,
+                    kind,
+                    &current.id,
+                    &current.doc,
+                    write.as_ref().map(|w| &w.doc),
+                    !members.is_empty(),
+                    &quirk_names(&outcome.quirks),
+                );
+                Ok(Some(Change {
+                    write,
+                    members,
+                    now,
+                    events,
+                }))
+            })
         };
         self.modify(tenant, kind, id, &mutate, "").await
     }

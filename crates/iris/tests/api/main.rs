@@ -13,6 +13,7 @@ mod auth;
 mod cli;
 mod crash;
 mod cursor_paging;
+mod deadlines;
 mod discovery;
 mod entra_patch;
 mod errors;
