@@ -278,3 +278,14 @@ mod tests {
         Ok(())
     }
 }
+
+/// W10's noise: a PATCH at Iris's limits — 1,000 operations, the first removing every e-mail,
+/// the other 999 adding new ones (so each request rewrites 999 values and their index rows).
+pub fn patch_maximal(seq: u64) -> Bytes {
+    let mut ops = Vec::with_capacity(1_000);
+    ops.push(json!({"op": "remove", "path": "emails"}));
+    ops.extend((0..999).map(|i| {
+        json!({"op": "add", "path": "emails", "value": [{"value": format!("n{seq}-{i}@noise.example")}]})
+    }));
+    body(&json!({"schemas": [PATCH_SCHEMA], "Operations": ops}))
+}

@@ -114,6 +114,9 @@ struct Params {
     w7_users: usize,
     w7_rate: f64,
     w7_secs: f64,
+    /// W10: the quiet tenant's rate, and the noisy tenant's concurrent maximal PATCHes.
+    w10_rate: f64,
+    w10_noise: usize,
     warmup: f64,
     window: f64,
     open_secs: f64,
@@ -134,6 +137,8 @@ impl Params {
                 w7_users: 40,
                 w7_rate: 25.0,
                 w7_secs: 1.0,
+                w10_rate: 50.0,
+                w10_noise: 2,
                 warmup: 0.1,
                 window: 0.3,
                 open_secs: 0.5,
@@ -151,6 +156,8 @@ impl Params {
                 w7_users: 100,
                 w7_rate: 25.0,
                 w7_secs: 10.0,
+                w10_rate: 50.0,
+                w10_noise: 4,
                 warmup: 0.5,
                 window: 3.0,
                 open_secs: 5.0,
@@ -1154,6 +1161,12 @@ async fn workloads_all(
         ));
     }
 
+    // W10: another tenant's maximal PATCHes beside Entra-shaped traffic (issue 18).
+    if bench.wants("W10") {
+        eprintln!("== {b}: W10");
+        noisy_neighbour(bench, t).await?;
+    }
+
     // W4, W4b, W5: groups, if this Iris serves them.
     let wants_groups = bench.wants("W4") || bench.wants("W4b") || bench.wants("W5");
     if wants_groups {
@@ -1193,6 +1206,116 @@ async fn workloads_all(
         "—".into(),
         "every request < 1 s",
         Some(iris_slow == 0),
+    ));
+    Ok(())
+}
+
+/// W10: tenant A's Entra-shaped traffic (W7's mix, open loop) alone, then while tenant B sends
+/// maximal PATCHes (1,000 operations rewriting 999 e-mails) from several clients at once. Iris
+/// only: the limit server has no PATCH engine to load. Target: A's p99 within 2× of alone.
+async fn noisy_neighbour(bench: &mut Bench<'_>, t: &Tenants) -> Result<()> {
+    let b = bench.backend.name();
+    let p = bench.params.clone();
+    let (quiet, noisy) = (t.small[0].clone(), t.small[1].clone());
+    let quiet_mode = Mode::Open {
+        connections: 4,
+        rate: p.w10_rate,
+    };
+    let label = format!(
+        "tenant A at {:.0} req/s (75 % filter, 25 % PATCH), open loop",
+        p.w10_rate
+    );
+    let quiet_load = || {
+        Arc::new(Mixed {
+            tenants: vec![quiet.clone()],
+            nonce: nonce(),
+        })
+    };
+    let warmup = p.warmup.max(0.5);
+    let alone = bench
+        .run_side(
+            Side::Iris,
+            "W10",
+            &format!("{label}, alone"),
+            quiet_load(),
+            quiet_mode,
+            warmup,
+            p.w7_secs,
+        )
+        .await?;
+    let noise_mode = Mode::Closed {
+        concurrency: p.w10_noise,
+    };
+    let probe = bench.iris_probe.clone();
+    let (beside, noise) = tokio::join!(
+        load::run(
+            bench.iris.addr,
+            quiet_load(),
+            quiet_mode,
+            Bench::secs(warmup),
+            Bench::secs(p.w7_secs),
+            &probe,
+        ),
+        load::run(
+            bench.iris.addr,
+            Arc::new(MaximalPatch { tenant: noisy }),
+            noise_mode,
+            Bench::secs(warmup),
+            Bench::secs(p.w7_secs),
+            &probe,
+        ),
+    );
+    let (beside, noise) = (beside?, noise?);
+    bench.iris.check_alive()?;
+    let beside_label = format!("{label}, beside tenant B's noise");
+    let noise_label = format!(
+        "tenant B: PATCHes of 1,000 operations (999 new e-mails), {}",
+        mode_text(noise_mode)
+    );
+    for (label, mode, stats) in [
+        (&beside_label, quiet_mode, &beside),
+        (&noise_label, noise_mode, &noise),
+    ] {
+        bench
+            .report
+            .details
+            .push(Detail::new(b, "W10", label, "iris", mode_text(mode), stats));
+        bench
+            .report
+            .record_errors("iris", &format!("{b} W10 {label}"), stats);
+        eprintln!(
+            "  {b} W10 {label} [iris]: {} ops/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, errors {}",
+            report::rate(stats.ops_per_sec()),
+            stats.ms(0.5),
+            stats.ms(0.99),
+            stats.max_ms(),
+            stats.errors
+        );
+    }
+    let ratio = beside.ms(0.99) / alone.ms(0.99).max(1e-9);
+    bench.row(Row::custom(
+        b,
+        "W10",
+        &format!("{label}: p99 beside tenant B's noise (limit column: alone)"),
+        report::ms(beside.ms(0.99)),
+        report::ms(alone.ms(0.99)),
+        format!("{ratio:.2}×"),
+        "≤ 2× alone",
+        Some(ratio <= 2.0),
+    ));
+    bench.row(Row::custom(
+        b,
+        "W10",
+        &format!("context: {noise_label}: p50 (req/s)"),
+        format!(
+            "{} ({})",
+            report::ms(noise.ms(0.5)),
+            report::rate(noise.ops_per_sec())
+        ),
+        "—".into(),
+        "—".into(),
+        "not a target",
+        None,
     ));
     Ok(())
 }

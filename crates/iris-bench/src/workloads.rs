@@ -207,6 +207,24 @@ impl Workload for Mixed {
     }
 }
 
+/// W10's noise: maximal PATCHes ([`data::patch_maximal`]), each worker on a user of its own.
+pub struct MaximalPatch {
+    pub tenant: Tenant,
+}
+
+impl Workload for MaximalPatch {
+    fn next(&self, worker: usize, seq: u64) -> Option<Vec<Req>> {
+        let user = (worker % self.tenant.users.max(1)) as u64;
+        Some(vec![Req::with_body(
+            Method::PATCH,
+            user_uri(&self.tenant, &data::user_id(self.tenant.index, user)),
+            &self.tenant.auth,
+            data::patch_maximal(seq),
+            StatusCode::OK,
+        )])
+    }
+}
+
 fn group_uri(tenant: &Tenant, id: &str) -> String {
     format!("{}/Groups/{id}", tenant.base())
 }

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod error;
 pub mod listing;
+pub mod offload;
 pub mod operators;
 pub mod provisioning;
 pub mod resources;

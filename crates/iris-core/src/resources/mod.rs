@@ -5,7 +5,6 @@
 //! they hold members), not code.
 
 mod membership;
-mod offload;
 mod shadow;
 
 use std::sync::Arc;
@@ -16,7 +15,6 @@ use iris_scim::schema::ResourceKind;
 use iris_scim::{ScimError, ScimResult};
 use serde_json::Value;
 
-use crate::clock;
 use crate::error::{CoreError, CoreResult, StoreError};
 use crate::listing::{ListParams, ListResult, PageLimits, PreparedList};
 use crate::provisioning::{
@@ -27,6 +25,7 @@ use crate::store::{
     Store,
 };
 use crate::tenants::Tenant;
+use crate::{clock, offload};
 
 pub use membership::net_membership;
 pub(crate) use membership::split_document;

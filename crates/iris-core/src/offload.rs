@@ -1,12 +1,13 @@
 //! CPU-heavy request work off the async workers. A maximal PATCH (1,000 operations on a resource
-//! with 1,000 values) or a group body of 10,000 members takes tens of milliseconds of CPU; run on
-//! an async worker, two of them stall every other tenant's requests on a 2-core machine. Work
+//! with 1,000 values), a group body of 10,000 members or a page of users with hundreds of values
+//! each takes tens of milliseconds of CPU; run on an async worker, two of them stall every other
+//! tenant's requests on a 2-core machine. Work
 //! whose weight passes [`HEAVY_WEIGHT`] runs under `block_in_place`: the worker's other tasks
 //! move to another thread while this one computes. (`block_in_place` rather than
 //! `spawn_blocking` because the work runs inside a store transaction's callback, borrows the
 //! current version, and reports dialect quirks through a thread-local.)
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 /// The weight (operations plus values they carry, or members of a body) from which work is
@@ -27,9 +28,11 @@ pub fn run<T>(weight: usize, work: impl FnOnce() -> T) -> T {
 /// The weight of a request body: its PATCH operations and the values they carry, or the
 /// elements of its multi-valued attributes (a group's `members`, a user's `emails`).
 pub fn weight_of(body: &Value) -> usize {
-    let Some(fields) = body.as_object() else {
-        return 0;
-    };
+    body.as_object().map_or(0, weight_of_fields)
+}
+
+/// The weight of a document: [`weight_of`] for an object's fields (a stored resource to render).
+pub fn weight_of_fields(fields: &Map<String, Value>) -> usize {
     fields
         .iter()
         .map(|(name, value)| match value {
