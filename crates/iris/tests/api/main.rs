@@ -31,6 +31,7 @@ mod provisioning_log;
 mod rejected_requests;
 mod scale_out;
 mod simulate;
+mod statement_limits;
 mod sync;
 mod transfer;
 mod users_crud;
