@@ -20,6 +20,7 @@ mod fault_proxy;
 mod filters;
 mod groups;
 mod groups_bench;
+mod large_values_properties;
 mod limits;
 mod logs_and_admin;
 mod membership_versions;
