@@ -6,6 +6,7 @@ mod deadline;
 mod discovery;
 mod error;
 mod extract;
+mod head_limits;
 mod health;
 mod listing;
 pub mod metrics;
@@ -14,6 +15,7 @@ mod render;
 mod resources;
 mod response;
 mod search;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use head_limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_REQUEST_TARGET_BYTES};
 
 /// Where every tenant's SCIM endpoints live: `{public_url}/scim/v2/{tenant}`.
 pub const SCIM_PREFIX: &str = "/scim/v2";
@@ -165,15 +168,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The complete service: path normalisation in front of the router, so `…/acme/` and
-/// `…/acme//Users` route like `…/acme/Users` (identity providers build URLs by concatenation).
+/// The complete service: request heads past Iris's limits refused first, then path normalisation
+/// in front of the router, so `…/acme/` and `…/acme//Users` route like `…/acme/Users` (identity
+/// providers build URLs by concatenation). Serve it on a [`wire::ScimListener`], so the heads
+/// hyper refuses itself get SCIM bodies too.
 pub fn app(
     state: AppState,
 ) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send>
 + Clone
 + Send
 + 'static {
-    router(state).map_request(normalize_path)
+    let routed = router(state).map_request(normalize_path);
+    tower::Layer::layer(
+        &axum::middleware::from_fn(head_limits::refuse_oversized_heads),
+        routed,
+    )
 }
 
 fn normalize_path(mut req: Request) -> Request {

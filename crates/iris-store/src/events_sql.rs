@@ -99,22 +99,33 @@ fn event_from_row(row: &AnyRow) -> Result<ProvisioningEvent, StoreError> {
         .map_err(|e| StoreError::Database(format!("stored event is not an event: {e}")))
 }
 
+/// The history of a name no resource has any more: every resource the log recorded under it, as
+/// a subquery (a name can have been created and deleted any number of times, so its former ids
+/// are never bound one by one). `$1` is the tenant.
+fn former_ids_sql(name: &str) -> String {
+    format!(
+        "SELECT resource_id FROM provisioning_events \
+         WHERE tenant_id = $1 AND identity_lower = {name} AND resource_id <> ''"
+    )
+}
+
 impl SqlStore {
-    /// The ids a history lookup means: `resource` itself (an id, maybe of a deleted resource),
-    /// the users and groups named so now, or — when no resource has that name any more — every
-    /// resource the log recorded under it (a search of the tenant's events, paid only then).
+    /// The ids a history lookup names directly: `resource` itself (an id, maybe of a deleted
+    /// resource) and the user and the group named so now (names are unique per kind, so at most
+    /// three ids). Empty past `resource` when no resource has that name any more: the lookup then
+    /// searches the tenant's events for the name ([`former_ids_sql`]).
     async fn resource_ids_named(
         &self,
         scope: &TenantScope,
         resource: &str,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<(Vec<String>, bool), StoreError> {
         let name = text(&resource.to_lowercase());
         let current = sqlx::query(
             "SELECT id FROM users WHERE tenant_id = $1 AND user_name_lower = $2 \
              UNION SELECT id FROM groups WHERE tenant_id = $1 AND display_name_lower = $2",
         )
         .bind(scope.tenant_id().to_owned())
-        .bind(name.clone())
+        .bind(name)
         .fetch_all(&self.reader)
         .await
         .map_err(db_error)?;
@@ -122,23 +133,9 @@ impl SqlStore {
         for row in &current {
             ids.push(row.try_get("id").map_err(db_error)?);
         }
-        if current.is_empty() {
-            let former = sqlx::query(
-                "SELECT DISTINCT resource_id FROM provisioning_events \
-                 WHERE tenant_id = $1 AND identity_lower = $2 AND resource_id <> ''",
-            )
-            .bind(scope.tenant_id().to_owned())
-            .bind(name)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_error)?;
-            for row in &former {
-                ids.push(row.try_get("resource_id").map_err(db_error)?);
-            }
-        }
         ids.sort();
         ids.dedup();
-        Ok(ids)
+        Ok((ids, current.is_empty()))
     }
 }
 
@@ -177,24 +174,31 @@ impl RecordStore for SqlStore {
             conditions.push(format!("id < {p}"));
         }
         if let Some(resource) = &query.resource {
-            let ids = self.resource_ids_named(scope, resource).await?;
+            let (ids, renamed_or_gone) = self.resource_ids_named(scope, resource).await?;
             let listed: Vec<String> = ids
                 .into_iter()
                 .map(|id| param(&mut binds, Bind::Text(id)))
                 .collect();
             let name = param(&mut binds, Bind::Text(text(&resource.to_lowercase())));
+            let former = if renamed_or_gone {
+                format!(" OR resource_id IN ({})", former_ids_sql(&name))
+            } else {
+                String::new()
+            };
             // The resource's events by id, and refusals that named no resource but this name
             // (a refused create), which the resource index finds under the empty id.
             conditions.push(format!(
-                "(resource_id IN ({}) OR (resource_id = '' AND identity_lower = {name}))",
+                "(resource_id IN ({}){former} OR (resource_id = '' AND identity_lower = {name}))",
                 listed.join(", ")
             ));
         }
         if !query.operations.is_empty() {
-            let listed: Vec<String> = query
-                .operations
-                .iter()
-                .map(|op| param(&mut binds, Bind::Text(op.as_str().to_owned())))
+            // Each operation once, however often the query names it.
+            let distinct: std::collections::BTreeSet<&str> =
+                query.operations.iter().map(|op| op.as_str()).collect();
+            let listed: Vec<String> = distinct
+                .into_iter()
+                .map(|op| param(&mut binds, Bind::Text(op.to_owned())))
                 .collect();
             conditions.push(format!("operation IN ({})", listed.join(", ")));
         }

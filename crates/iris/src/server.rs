@@ -146,6 +146,8 @@ pub async fn serve_with_metrics(
         "iris is serving SCIM at {public_url}/scim/v2/<tenant>"
     );
     let app = iris_http::app(state);
+    // The SCIM listener gives the requests hyper refuses before any handler a SCIM body too.
+    let listener = iris_http::wire::ScimListener::new(listener);
     axum::serve(listener, tower::make::Shared::new(app))
         .with_graceful_shutdown(until_stopped(stopped))
         .await

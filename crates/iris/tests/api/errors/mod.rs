@@ -5,6 +5,7 @@
 mod hostile;
 mod queries;
 mod refused_writes;
+mod request_heads;
 mod routes;
 mod syntax;
 mod values;

@@ -195,6 +195,26 @@ impl Admin {
         assert!(rejected.is_none(), "{rejected:?}");
     }
 
+    /// The tenant's provisioning log as the store answers `query`.
+    pub async fn events(
+        &self,
+        query: &iris_core::provisioning::EventQuery,
+    ) -> Vec<iris_core::provisioning::ProvisioningEvent> {
+        self.store
+            .events(self.tenant.scope(), query)
+            .await
+            .expect("read events")
+    }
+
+    /// Writes events into the tenant's provisioning log as they are (for histories too long to
+    /// make over HTTP).
+    pub async fn record_events(&self, events: &[iris_core::provisioning::ProvisioningEvent]) {
+        self.store
+            .record_events(self.tenant.scope(), events)
+            .await
+            .expect("record events");
+    }
+
     /// Exports the tenant, as `iris export` writes it.
     pub async fn export(&self) -> Export {
         let mut lines = Vec::new();
