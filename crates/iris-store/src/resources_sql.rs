@@ -126,6 +126,7 @@ impl SqlStore {
         kind: ResourceKind,
         id: &str,
         mutate: Mutation<'_>,
+        precomputed: Option<(i64, Change)>,
     ) -> Result<Modified, StoreError> {
         let alias = kind.alias();
         let select = format!(
@@ -146,10 +147,15 @@ impl SqlStore {
             .map(record_from_row)
             .transpose()?
             .ok_or(StoreError::NotFound)?;
-        let change = match mutate(&current) {
-            Err(rejected) => return Ok(Modified::Rejected(rejected)),
-            Ok(None) => return Ok(Modified::Unchanged(current)),
-            Ok(Some(change)) => change,
+        // A record at the version the change was computed from is that record: the change holds.
+        let reusable = precomputed.filter(|(version, _)| *version == current.version);
+        let change = match reusable {
+            Some((_, change)) => change,
+            None => match mutate(&current) {
+                Err(rejected) => return Ok(Modified::Rejected(rejected)),
+                Ok(None) => return Ok(Modified::Unchanged(current)),
+                Ok(Some(change)) => change,
+            },
         };
         let mut events = change.events.clone();
         let rows_changed = if change.members.is_empty() {
@@ -457,7 +463,9 @@ impl ResourceStore for SqlStore {
     /// any transaction, and one conditional `UPDATE … WHERE version = ?` writes the result (one
     /// statement holding the writer instead of a transaction of four). If another write got
     /// there first, the whole step is repeated on the new version; after a few such losses, or
-    /// when side rows or memberships change too, the row-locked path does the work instead.
+    /// when side rows or memberships change too, the row-locked path does the work instead,
+    /// reusing the change computed outside the lock while the row is still at its version (so a
+    /// PATCH of a thousand operations holds the writer for its statements, not its computation).
     async fn modify(
         &self,
         scope: &TenantScope,
@@ -465,6 +473,7 @@ impl ResourceStore for SqlStore {
         id: &str,
         mutate: Mutation<'_>,
     ) -> Result<Modified, StoreError> {
+        let mut precomputed = None;
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let current = self
                 .get(scope, kind, id)
@@ -476,6 +485,7 @@ impl ResourceStore for SqlStore {
                 Ok(Some(change)) => change,
             };
             let Some(write) = change.write.as_ref().filter(|_| change.is_document_only()) else {
+                precomputed = Some((current.version, change));
                 break;
             };
             if let Some(version) = self
@@ -485,7 +495,7 @@ impl ResourceStore for SqlStore {
                 return Ok(updated(current, change, version));
             }
         }
-        self.retrying(|| self.modify_locked(scope, kind, id, mutate))
+        self.retrying(|| self.modify_locked(scope, kind, id, mutate, precomputed.take()))
             .await
     }
 
