@@ -109,8 +109,9 @@ impl SqlStore {
         let mut added: Vec<MemberRow> = Vec::new();
         for chunk in change.add.chunks(CHUNK) {
             let rows = padded(chunk);
+            // Every row binds its own tenant and group, so the parameters are sequential.
             let values: Vec<String> = (0..rows.len())
-                .map(|i| format!("($1, $2, ${}, ${})", 3 + 2 * i, 4 + 2 * i))
+                .map(|i| format!("({})", self.backend.sequential_placeholders(1 + 4 * i, 4)))
                 .collect();
             let sql = format!(
                 "INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES {} \
@@ -118,15 +119,14 @@ impl SqlStore {
                  RETURNING member_id, member_type",
                 values.join(", ")
             );
-            let mut binds = vec![
-                Bind::Text(tenant_id.clone()),
-                Bind::Text(group_id.to_owned()),
-            ];
+            let mut binds = Vec::with_capacity(4 * rows.len());
             for member in rows {
                 let kind = types
                     .get(&member.value)
                     .copied()
                     .ok_or_else(|| StoreError::Database("unchecked member id".into()))?;
+                binds.push(Bind::Text(tenant_id.clone()));
+                binds.push(Bind::Text(group_id.to_owned()));
                 binds.push(Bind::Text(member.value));
                 binds.push(Bind::Text(kind.name().to_owned()));
             }

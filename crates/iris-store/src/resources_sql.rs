@@ -16,7 +16,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use crate::dialect::Dialect;
 use crate::filter_sql::Bind;
 use crate::membership_sql::users_among;
-use crate::rows::{CHUNK, bind_all, db_error, placeholders, record_columns, record_from_row};
+use crate::rows::{CHUNK, bind_all, db_error, record_columns, record_from_row};
 use crate::sql_store::SqlStore;
 use crate::tables::KindTable;
 
@@ -82,7 +82,10 @@ impl SqlStore {
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("({})", placeholders(n + 1, VALUE_COLUMNS)));
+                sql.push_str(&format!(
+                    "({})",
+                    self.backend.sequential_placeholders(n + 1, VALUE_COLUMNS)
+                ));
                 binds.push(Bind::Text(scope.tenant_id().to_owned()));
                 binds.push(Bind::Text(write.id.clone()));
                 binds.push(Bind::Text(v.attribute.to_owned()));
