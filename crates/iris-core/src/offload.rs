@@ -7,8 +7,14 @@
 //! `spawn_blocking` because the work runs inside a store transaction's callback, borrows the
 //! current version, and reports dialect quirks through a thread-local.)
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Map, Value};
 use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::store::TenantId;
 
 /// The weight (operations plus values they carry, or members of a body) from which work is
 /// handed off; below it the hand-off costs more than the work (Entra's PATCHes weigh 1–10).
@@ -22,6 +28,88 @@ pub fn run<T>(weight: usize, work: impl FnOnce() -> T) -> T {
         tokio::task::block_in_place(work)
     } else {
         work()
+    }
+}
+
+/// Admission for heavy requests, so that one tenant's maximal requests cannot take the machine
+/// from everyone else: a tenant runs one heavy request at a time (its others wait, they are not
+/// refused), and the process runs at most one fewer than it has cores, leaving a core to the
+/// light requests Entra sends. A heavy request waits here before it reads or locks anything, so
+/// waiting holds no database lock and the request deadline still applies.
+#[derive(Debug)]
+pub struct HeavyLanes {
+    process: Arc<Semaphore>,
+    tenants: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+}
+
+/// A heavy request's admission; dropping it lets the next one in.
+#[derive(Debug)]
+pub struct HeavyPass<'a> {
+    lanes: &'a HeavyLanes,
+    tenant: TenantId,
+    // `None` only if a semaphore were closed, which none ever is.
+    _tenant_permit: Option<OwnedSemaphorePermit>,
+    _process_permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Default for HeavyLanes {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self::new(cores.saturating_sub(1).max(1))
+    }
+}
+
+impl HeavyLanes {
+    /// Lanes admitting at most `process_lanes` heavy requests at once (one per tenant).
+    pub fn new(process_lanes: usize) -> Self {
+        Self {
+            process: Arc::new(Semaphore::new(process_lanes.max(1))),
+            tenants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for the tenant's lane, then for one of the process's.
+    pub async fn enter(&self, tenant: &TenantId) -> HeavyPass<'_> {
+        let lane = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(tenant.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone();
+        let tenant_permit = lane.acquire_owned().await.ok();
+        let process_permit = self.process.clone().acquire_owned().await.ok();
+        HeavyPass {
+            lanes: self,
+            tenant: tenant.clone(),
+            _tenant_permit: tenant_permit,
+            _process_permit: process_permit,
+        }
+    }
+
+    /// Tenants with a lane in use or waited for (lanes of idle tenants are dropped).
+    pub fn busy_tenants(&self) -> usize {
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+impl Drop for HeavyPass<'_> {
+    fn drop(&mut self) {
+        let mut tenants = self
+            .lanes
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Held by the map and by this pass's permit only: nobody else waits for the lane.
+        if tenants
+            .get(&self.tenant)
+            .is_some_and(|lane| Arc::strong_count(lane) <= 2)
+        {
+            tenants.remove(&self.tenant);
+        }
     }
 }
 
@@ -95,6 +183,45 @@ mod tests {
             })
         });
         assert!(on_the_worker.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_tenant_runs_one_heavy_request_at_a_time_and_others_are_not_held_up() {
+        let lanes = HeavyLanes::new(2);
+        let (a, b) = (
+            TenantId::from_row("a".into()),
+            TenantId::from_row("b".into()),
+        );
+        let first = lanes.enter(&a).await;
+        // A second heavy request of tenant a waits; tenant b's goes in.
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), lanes.enter(&a));
+        assert!(
+            waiting.await.is_err(),
+            "a's second heavy request was admitted"
+        );
+        let other = tokio::time::timeout(std::time::Duration::from_millis(50), lanes.enter(&b));
+        let other = other.await.expect("b's heavy request waits for a's");
+        drop(first);
+        let second = tokio::time::timeout(std::time::Duration::from_millis(50), lanes.enter(&a));
+        let second = second
+            .await
+            .expect("a's next heavy request goes in once the first is done");
+        drop((second, other));
+        assert_eq!(lanes.busy_tenants(), 0, "idle tenants' lanes are dropped");
+    }
+
+    #[tokio::test]
+    async fn the_process_lanes_bound_heavy_requests_across_tenants() {
+        let lanes = HeavyLanes::new(1);
+        let (a, b) = (
+            TenantId::from_row("a".into()),
+            TenantId::from_row("b".into()),
+        );
+        let first = lanes.enter(&a).await;
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), lanes.enter(&b));
+        assert!(waiting.await.is_err(), "a second process lane was admitted");
+        drop(first);
+        let _b = lanes.enter(&b).await;
     }
 
     #[tokio::test(flavor = "current_thread")]

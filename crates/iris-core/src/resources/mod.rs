@@ -42,6 +42,7 @@ pub struct ResourceService {
     store: Arc<dyn Store>,
     filter_limits: FilterLimits,
     page_limits: PageLimits,
+    heavy: Arc<offload::HeavyLanes>,
 }
 
 impl ResourceService {
@@ -54,6 +55,17 @@ impl ResourceService {
             store,
             filter_limits,
             page_limits,
+            heavy: Arc::new(offload::HeavyLanes::default()),
+        }
+    }
+
+    /// Admission for a request of `weight`: heavy ones wait for their tenant's lane (see
+    /// [`offload::HeavyLanes`]); light ones, nearly all of them, go straight in.
+    async fn admit(&self, tenant: &Tenant, weight: usize) -> Option<offload::HeavyPass<'_>> {
+        if weight >= offload::HEAVY_WEIGHT {
+            Some(self.heavy.enter(tenant.id()).await)
+        } else {
+            None
         }
     }
 
@@ -70,8 +82,9 @@ impl ResourceService {
         kind: ResourceKind,
         body: &Value,
     ) -> CoreResult<ResourceRecord> {
-        let ((doc, members), quirks) =
-            offload::run(offload::weight_of(body), || read_body(kind, body))?;
+        let weight = offload::weight_of(body);
+        let _admitted = self.admit(tenant, weight).await;
+        let ((doc, members), quirks) = offload::run(weight, || read_body(kind, body))?;
         let members = members.unwrap_or_default();
         let write = resource_write(kind, uuid::Uuid::now_v7().to_string(), doc, clock::now())?;
         membership::check_not_self(&write.id, &members)?;
@@ -153,8 +166,9 @@ impl ResourceService {
         expected: ExpectedVersion,
     ) -> CoreResult<ResourceRecord> {
         // Validation happens before any lock is taken.
-        let ((doc, members), quirks) =
-            offload::run(offload::weight_of(body), || read_body(kind, body))?;
+        let weight = offload::weight_of(body);
+        let _admitted = self.admit(tenant, weight).await;
+        let ((doc, members), quirks) = offload::run(weight, || read_body(kind, body))?;
         let now = clock::now();
         let write = resource_write(kind, id.to_owned(), doc, now.clone())?;
         let unique = unique_value(kind, &write.doc).to_owned();
@@ -201,6 +215,7 @@ impl ResourceService {
         // The operations apply under the row's lock, so a heavy request computes off the async
         // workers rather than stalling every other tenant's requests.
         let weight = offload::weight_of(body);
+        let _admitted = self.admit(tenant, weight).await;
         let mutate = |current: &ResourceRecord| {
             offload::run(weight, || {
                 check_precondition(current, expected)?;
