@@ -1210,6 +1210,9 @@ async fn workloads_all(
     Ok(())
 }
 
+/// Makes tenant A's workload of a W10 run, afresh for each run.
+type QuietLoad = dyn Fn() -> Arc<dyn Workload>;
+
 /// W10: tenant A's traffic alone, then while tenant B sends maximal PATCHes (1,000 operations
 /// rewriting 999 e-mails) from several clients at once; twice: A sending W7's Entra mix (75 %
 /// filter, 25 % PATCH), and A sending only `userName` lookups. Open loop, so A's rate does not
@@ -1234,7 +1237,7 @@ async fn noisy_neighbour(bench: &mut Bench<'_>, t: &Tenants) -> Result<()> {
             nonce: nonce(),
         })
     };
-    let kinds: [(&str, Box<dyn Fn() -> Arc<dyn Workload>>); 2] = [
+    let kinds: [(&str, Box<QuietLoad>); 2] = [
         ("75 % filter, 25 % PATCH", Box::new(mixed)),
         ("userName lookups only", Box::new(lookups)),
     ];
@@ -1249,7 +1252,7 @@ async fn noisy_neighbour_run(
     bench: &mut Bench<'_>,
     p: &Params,
     label: &str,
-    quiet_load: &dyn Fn() -> Arc<dyn Workload>,
+    quiet_load: &QuietLoad,
     noisy: &Tenant,
 ) -> Result<()> {
     let b = bench.backend.name();
