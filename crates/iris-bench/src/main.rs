@@ -1260,40 +1260,20 @@ async fn noisy_neighbour_run(
         connections: 4,
         rate: p.w10_rate,
     };
-    let warmup = p.warmup.max(0.5);
-    let probe = bench.iris_probe.clone();
-    let alone = load::run(
-        bench.iris.addr,
-        quiet_load(),
-        quiet_mode,
-        Bench::secs(warmup),
-        Bench::secs(p.w7_secs),
-        &probe,
-    )
-    .await?;
+    let (addr, probe) = (bench.iris.addr, bench.iris_probe.clone());
+    let (warmup, window) = (Bench::secs(p.warmup.max(0.5)), Bench::secs(p.w7_secs));
+    let run = |workload: Arc<dyn Workload>, mode: Mode| {
+        let probe = probe.clone();
+        async move { load::run(addr, workload, mode, warmup, window, &probe).await }
+    };
+    let alone = run(quiet_load(), quiet_mode).await?;
     let noise_mode = Mode::Closed {
         concurrency: p.w10_noise,
     };
-    let (beside, noise) = tokio::join!(
-        load::run(
-            bench.iris.addr,
-            quiet_load(),
-            quiet_mode,
-            Bench::secs(warmup),
-            Bench::secs(p.w7_secs),
-            &probe,
-        ),
-        load::run(
-            bench.iris.addr,
-            Arc::new(MaximalPatch {
-                tenant: noisy.clone(),
-            }),
-            noise_mode,
-            Bench::secs(warmup),
-            Bench::secs(p.w7_secs),
-            &probe,
-        ),
-    );
+    let noise_load = Arc::new(MaximalPatch {
+        tenant: noisy.clone(),
+    });
+    let (beside, noise) = tokio::join!(run(quiet_load(), quiet_mode), run(noise_load, noise_mode));
     let (beside, noise) = (beside?, noise?);
     bench.iris.check_alive()?;
     let noise_label = format!(
