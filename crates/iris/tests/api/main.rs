@@ -11,6 +11,7 @@ mod harness;
 mod admin_api;
 mod auth;
 mod cli;
+mod connections;
 mod crash;
 mod cursor_paging;
 mod deadlines;
