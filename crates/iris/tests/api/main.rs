@@ -36,6 +36,7 @@ mod scale_out;
 mod simulate;
 mod statement_limits;
 mod sync;
+mod tls;
 mod transfer;
 mod users_crud;
 mod users_lifecycle;
