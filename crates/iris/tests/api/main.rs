@@ -20,6 +20,7 @@ mod entra_patch;
 mod errors;
 mod fault_proxy;
 mod filters;
+mod forwarded;
 mod groups;
 mod groups_bench;
 mod large_values_properties;
