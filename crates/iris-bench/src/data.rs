@@ -256,6 +256,17 @@ pub fn write_import_file(path: &Path, tenant: &TenantRef) -> Result<()> {
     Ok(())
 }
 
+/// W10's noise: a PATCH at Iris's limits — 1,000 operations, the first removing every e-mail,
+/// the other 999 adding new ones (so each request rewrites 999 values and their index rows).
+pub fn patch_maximal(seq: u64) -> Bytes {
+    let mut ops = Vec::with_capacity(1_000);
+    ops.push(json!({"op": "remove", "path": "emails"}));
+    ops.extend((0..999).map(|i| {
+        json!({"op": "add", "path": "emails", "value": [{"value": format!("n{seq}-{i}@noise.example")}]})
+    }));
+    body(&json!({"schemas": [PATCH_SCHEMA], "Operations": ops}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,15 +288,4 @@ mod tests {
         assert_eq!(t.token_id.len(), 16);
         Ok(())
     }
-}
-
-/// W10's noise: a PATCH at Iris's limits — 1,000 operations, the first removing every e-mail,
-/// the other 999 adding new ones (so each request rewrites 999 values and their index rows).
-pub fn patch_maximal(seq: u64) -> Bytes {
-    let mut ops = Vec::with_capacity(1_000);
-    ops.push(json!({"op": "remove", "path": "emails"}));
-    ops.extend((0..999).map(|i| {
-        json!({"op": "add", "path": "emails", "value": [{"value": format!("n{seq}-{i}@noise.example")}]})
-    }));
-    body(&json!({"schemas": [PATCH_SCHEMA], "Operations": ops}))
 }
