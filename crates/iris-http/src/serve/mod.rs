@@ -229,7 +229,8 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
-        let in_flight = self.activity.request_started();
+        let http2 = request.version() == hyper::Version::HTTP_2;
+        let in_flight = self.activity.request_started(http2);
         let mut request = request.map(Body::new);
         let client =
             self.settings

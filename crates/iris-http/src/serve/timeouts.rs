@@ -1,8 +1,10 @@
 //! The connection timeouts: a client gets `header_read` to send a whole request head once it has
-//! sent its first byte (so one that trickles a head a byte a second is dropped, on HTTP/1.1 and
-//! HTTP/2 alike, and a TLS handshake counts as part of the first head), and a connection with no
-//! request in flight and nothing arriving is closed after `idle`. A request in flight is bounded
-//! by the request deadline instead, not here.
+//! sent its first byte (so one that trickles a head a byte a second is dropped; the TLS handshake
+//! counts as part of the first head), and a connection with no request in flight is closed
+//! `idle` after it opened or its last request ended, unless a new head has begun by then. On
+//! HTTP/2 the head clock runs only up to the first request: after that, bytes between requests
+//! are as likely flow-control frames or pings, and a stream that trickles its headers is held to
+//! the idle timeout instead. A request in flight is bounded by the request deadline, not here.
 //!
 //! [`Activity`] is what a connection's watchdog reads: [`Watched`] notes bytes arriving under the
 //! TLS and HTTP layers, and each request holds a [`RequestInFlight`] until its response body is
@@ -36,6 +38,10 @@ pub(crate) enum Expired {
 
 #[derive(Debug)]
 struct State {
+    /// Whether bytes arriving with no request in flight start a request head: on HTTP/1.1 they
+    /// do; on HTTP/2, once its first request came, they are as likely a `WINDOW_UPDATE` or a
+    /// `PING` (its clients send those between requests), so only the idle timeout applies.
+    bytes_start_heads: bool,
     in_flight: usize,
     /// When the first byte of a request head arrived, while no request was in flight.
     head_started: Option<Instant>,
@@ -54,6 +60,7 @@ impl Activity {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State {
+                bytes_start_heads: true,
                 in_flight: 0,
                 head_started: None,
                 idle_since: Instant::now(),
@@ -71,14 +78,16 @@ impl Activity {
 
     fn bytes_arrived(&self) {
         let mut state = self.state();
-        if state.in_flight == 0 && state.head_started.is_none() {
+        if state.bytes_start_heads && state.in_flight == 0 && state.head_started.is_none() {
             state.head_started = Some(Instant::now());
         }
     }
 
-    /// A request reached the service; the returned guard ends it when dropped.
-    pub(crate) fn request_started(self: &Arc<Self>) -> RequestInFlight {
+    /// A request reached the service (over HTTP/2 or not); the returned guard ends it when
+    /// dropped.
+    pub(crate) fn request_started(self: &Arc<Self>, http2: bool) -> RequestInFlight {
         let mut state = self.state();
+        state.bytes_start_heads &= !http2;
         state.in_flight += 1;
         state.head_started = None;
         RequestInFlight(self.clone())
@@ -211,7 +220,7 @@ mod tests {
     async fn a_request_in_flight_holds_off_both_and_its_end_restarts_the_idle_clock() {
         let activity = Activity::new();
         activity.bytes_arrived();
-        let request = activity.request_started();
+        let request = activity.request_started(false);
         // Bytes of the request's body do not start a head.
         activity.bytes_arrived();
         let expiry = activity.expiry(TIMEOUTS);
@@ -222,5 +231,26 @@ mod tests {
         drop(request);
         assert_eq!(expiry.await, Expired::Idle);
         assert_eq!(ended.elapsed(), TIMEOUTS.idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_http2_request_arriving_frames_do_not_start_a_head() {
+        let activity = Activity::new();
+        drop(activity.request_started(true));
+        let ended = Instant::now();
+        // A WINDOW_UPDATE after the response, say.
+        activity.bytes_arrived();
+        assert_eq!(activity.expiry(TIMEOUTS).await, Expired::Idle);
+        assert_eq!(ended.elapsed(), TIMEOUTS.idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_http1_request_the_next_heads_bytes_start_its_clock() {
+        let activity = Activity::new();
+        drop(activity.request_started(false));
+        activity.bytes_arrived();
+        let started = Instant::now();
+        assert_eq!(activity.expiry(TIMEOUTS).await, Expired::HeadTooSlow);
+        assert_eq!(started.elapsed(), TIMEOUTS.header_read);
     }
 }

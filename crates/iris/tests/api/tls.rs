@@ -53,11 +53,31 @@ impl Authority {
         (format!("{}{}", leaf.pem(), self.pem), key.serialize_pem())
     }
 
-    /// A client that trusts this authority only, and verifies.
+    /// A client that trusts this authority only, and verifies. It never resumes a TLS session
+    /// (a resumed session skips the certificate), so each new connection verifies the
+    /// certificate served, and a request that succeeds after a reload without verifying the new
+    /// one went over a connection opened before.
     fn client(&self, version: Option<Version>) -> reqwest::Client {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(self.pem.as_bytes()).unwrap())
+            .unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.resumption = rustls::client::Resumption::disabled();
+        tls.alpn_protocols = match version {
+            Some(Version::HTTP_11) => vec![b"http/1.1".to_vec()],
+            Some(Version::HTTP_2) => vec![b"h2".to_vec()],
+            _ => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        };
         let builder = reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(self.pem.as_bytes()).unwrap())
+            .use_preconfigured_tls(tls)
             .timeout(Duration::from_secs(20));
         match version {
             Some(Version::HTTP_11) => builder.http1_only(),
@@ -117,10 +137,25 @@ where
     F: FnOnce(TestApp) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = TestApp> + Send + 'static,
 {
+    on_https_with(backend, root, files, |_| {}, test).await;
+}
+
+/// [`on_https`] on a server whose other settings `configure` adjusts.
+async fn on_https_with<F, Fut>(
+    backend: Backend,
+    root: &Authority,
+    files: &CertificateFiles,
+    configure: fn(&mut iris::config::Config),
+    test: F,
+) where
+    F: FnOnce(TestApp) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = TestApp> + Send + 'static,
+{
     let (cert, key) = (files.cert.clone(), files.key.clone());
     crate::harness::run_with_client(
         backend,
         move |config| {
+            configure(config);
             config.tls_cert = Some(cert);
             config.tls_key = Some(key);
         },
@@ -231,6 +266,51 @@ async fn a_reloaded_certificate_is_served_to_new_connections_while_open_ones_go_
     .await;
 }
 
+/// An idle HTTP/2 connection stays open past the header-read timeout and closes at the idle
+/// timeout. Whether it is the same connection is told by the certificate: after a reload, the
+/// client's new connections fail. (That frames between HTTP/2 requests, which reqwest does not
+/// send here, start no head clock is a unit test of `iris_http::serve`'s timeouts.)
+async fn an_http2_connection_lasts_until_the_idle_timeout(backend: Backend) {
+    fn timeouts(config: &mut iris::config::Config) {
+        config.header_read_timeout_seconds = 1;
+        config.idle_timeout_seconds = 4;
+    }
+    let before = Authority::root("Iris Test Root Before");
+    let after = Authority::root("Iris Test Root After");
+    let files = CertificateFiles::issued_by(&before);
+    let open_client = before.client(Some(Version::HTTP_2));
+    let replace = {
+        let (cert, key) = (files.cert.clone(), files.key.clone());
+        let (chain, new_key) = after
+            .intermediate("Iris Test Intermediate")
+            .server_chain_and_key();
+        move || {
+            std::fs::write(&cert, chain).unwrap();
+            std::fs::write(&key, new_key).unwrap();
+        }
+    };
+    on_https_with(backend, &before, &files, timeouts, |app| async move {
+        let reply = get_users(&app, &open_client).await.unwrap();
+        assert_eq!(reply.status(), StatusCode::OK);
+        replace();
+        app.reload_certificate().await.expect("the reload");
+        // Past the header-read timeout, within the idle one: the connection is still there.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let reply = get_users(&app, &open_client)
+            .await
+            .expect("the connection closed before the idle timeout");
+        assert_eq!(reply.status(), StatusCode::OK);
+        // Past the idle timeout: closed, and a new connection does not verify.
+        tokio::time::sleep(Duration::from_millis(5500)).await;
+        assert!(
+            get_users(&app, &open_client).await.is_err(),
+            "the connection outlived the idle timeout"
+        );
+        app
+    })
+    .await;
+}
+
 async fn a_reload_of_broken_files_keeps_the_certificate_served(backend: Backend) {
     let root = Authority::root("Iris Test Root");
     let files = CertificateFiles::issued_by(&root);
@@ -274,6 +354,7 @@ on_both_engines!(
     https_with_a_chain_serves_http1_and_http2_to_verifying_clients,
     a_reloaded_certificate_is_served_to_new_connections_while_open_ones_go_on,
     a_reload_of_broken_files_keeps_the_certificate_served,
+    an_http2_connection_lasts_until_the_idle_timeout,
 );
 
 /// The real binary: files it cannot serve are a startup error naming them; SIGHUP reloads.
