@@ -2,6 +2,7 @@
 //! are thin; all rules live in `iris-core` and `iris-scim`.
 
 pub mod admin;
+mod base_url;
 mod deadline;
 mod discovery;
 mod error;
@@ -15,6 +16,7 @@ mod render;
 mod resources;
 mod response;
 mod search;
+pub mod serve;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -49,6 +51,9 @@ const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 pub struct HttpConfig {
     /// The externally visible base URL, e.g. `https://iris.example.com`.
     pub public_url: String,
+    /// Whether `public_url` was configured (rather than derived from the listen address): only
+    /// then does it win over the host a trusted proxy forwards.
+    pub public_url_configured: bool,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// How requests are grouped into provisioning cycles.
@@ -95,8 +100,13 @@ impl AppState {
     }
 
     /// The Tenant URL an admin pastes into the identity provider.
+    /// The base URL is the configured (or derived) public URL, or the one a trusted proxy
+    /// forwarded for the request being served.
     pub fn tenant_url(&self, tenant: &str) -> String {
-        tenant_url(&self.config.public_url, tenant)
+        match base_url::forwarded() {
+            Some(base) => tenant_url(&base, tenant),
+            None => tenant_url(&self.config.public_url, tenant),
+        }
     }
 
     /// Records token use at most once a minute per token, off the request path.
@@ -156,6 +166,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             deadline::deadline,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            base_url::scope,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(
@@ -170,13 +184,14 @@ pub fn router(state: AppState) -> Router {
 
 /// The complete service: request heads past Iris's limits refused first, then path normalisation
 /// in front of the router, so `…/acme/` and `…/acme//Users` route like `…/acme/Users` (identity
-/// providers build URLs by concatenation). Serve it on a [`wire::ScimListener`], so the heads
-/// hyper refuses itself get SCIM bodies too.
+/// providers build URLs by concatenation). Serve it with [`serve::serve`], so the heads hyper
+/// refuses itself get SCIM bodies too.
 pub fn app(
     state: AppState,
 ) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send>
 + Clone
 + Send
++ Sync
 + 'static {
     let routed = router(state).map_request(normalize_path);
     tower::Layer::layer(

@@ -1,7 +1,8 @@
 //! What every request carries through Iris: its request id (a well-formed `X-Request-Id` from
 //! the client, a new one otherwise), named by every log line of the request, by every SCIM error's
-//! `detail` and by the response's own `X-Request-Id`; the client it came from; and, for the
-//! resource endpoints, the record of a refusal in the provisioning log with the body as sent.
+//! `detail` and by the response's own `X-Request-Id`; the client it came from (its address, as
+//! [`crate::serve::forwarded`] trusts it, in every log line); and, for the resource endpoints,
+//! the record of a refusal in the provisioning log with the body as sent.
 
 use std::sync::{Arc, OnceLock};
 
@@ -67,9 +68,15 @@ pub(crate) async fn observe(
         Client::detect(user_agent, entra_flag),
         req.method().as_str(),
     );
+    // The client as a trusted proxy names it, or the peer.
+    let client = req
+        .extensions()
+        .get::<crate::serve::ClientInfo>()
+        .map(|c| tracing::field::display(c.addr));
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
+        client,
         method = %req.method(),
         path = %req.uri().path(),
     );

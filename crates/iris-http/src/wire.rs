@@ -3,7 +3,8 @@
 //! header — never reaches a handler: hyper writes a bare `400`, `414` or `431` head itself
 //! (`content-length: 0`, no body) and closes the connection, so no middleware can give it a body.
 //!
-//! [`ScimListener`] hands hyper every accepted connection as a [`ScimStream`], which recognises
+//! The server (`crate::serve`) hands hyper every accepted connection, over TLS or not, as a
+//! [`ScimStream`] around its plaintext side, which recognises
 //! that head when hyper writes it and sends in its place the same status line with a SCIM error
 //! body and `connection: close`. Every response Iris itself sends has a `content-type`, so none
 //! is taken for one of hyper's. After a refusal the connection lingers briefly, reading what the
@@ -11,15 +12,12 @@
 //! the answer before reading it.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use axum::serve::Listener;
 use iris_scim::ScimError;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::head_limits::{headers_too_large, malformed_head, target_too_long};
 use crate::response::SCIM_JSON;
@@ -32,49 +30,29 @@ const MAX_REFUSAL_HEAD: usize = 256;
 const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1024 * 1024;
 
-/// The SCIM listener: a TCP listener whose connections answer hyper's refusals in SCIM.
-#[derive(Debug)]
-pub struct ScimListener(TcpListener);
-
-impl ScimListener {
-    pub fn new(listener: TcpListener) -> Self {
-        Self(listener)
-    }
-}
-
-impl Listener for ScimListener {
-    type Io = ScimStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (ScimStream, SocketAddr) {
-        // axum's accept loop: it retries, and backs off when out of file descriptors.
-        let (stream, addr) = Listener::accept(&mut self.0).await;
-        (ScimStream::new(stream), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
 /// One accepted connection; see the module documentation.
 #[derive(Debug)]
-pub struct ScimStream {
+pub struct ScimStream<S: Connection> {
     /// Always there until the stream is dropped, which hands it to [`linger`].
-    stream: Option<TcpStream>,
+    stream: Option<S>,
     /// The SCIM reply that replaced hyper's refusal, and how much of it is sent.
     refusal: Option<(Vec<u8>, usize)>,
 }
 
-impl ScimStream {
-    fn new(stream: TcpStream) -> Self {
+/// What a [`ScimStream`] can wrap: a TCP stream, or the plaintext side of a TLS one.
+pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection for S {}
+
+impl<S: Connection> ScimStream<S> {
+    pub(crate) fn new(stream: S) -> Self {
         Self {
             stream: Some(stream),
             refusal: None,
         }
     }
 
-    fn tcp(&mut self) -> io::Result<Pin<&mut TcpStream>> {
+    fn tcp(&mut self) -> io::Result<Pin<&mut S>> {
         self.stream
             .as_mut()
             .map(Pin::new)
@@ -108,7 +86,7 @@ impl ScimStream {
     }
 }
 
-impl AsyncRead for ScimStream {
+impl<S: Connection> AsyncRead for ScimStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -118,7 +96,7 @@ impl AsyncRead for ScimStream {
     }
 }
 
-impl AsyncWrite for ScimStream {
+impl<S: Connection> AsyncWrite for ScimStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -163,7 +141,7 @@ impl AsyncWrite for ScimStream {
     }
 }
 
-impl Drop for ScimStream {
+impl<S: Connection> Drop for ScimStream<S> {
     fn drop(&mut self) {
         if self.refusal.is_none() {
             return;
@@ -179,20 +157,15 @@ impl Drop for ScimStream {
 /// Ends a refused connection: no more writes, then what the client still sends is read and
 /// dropped (up to [`LINGER_BYTES`] for up to [`LINGER`]) so the close does not reset the
 /// connection under the reply.
-async fn linger(mut stream: TcpStream) {
+async fn linger<S: Connection>(mut stream: S) {
     let drain = async {
-        let _ = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_shutdown(cx)).await;
+        let _ = stream.shutdown().await;
         let mut buf = vec![0_u8; 16 * 1024];
         let mut left = LINGER_BYTES;
         while left > 0 {
-            if stream.readable().await.is_err() {
-                return;
-            }
-            match stream.try_read(&mut buf) {
-                Ok(0) => return,
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
                 Ok(n) => left = left.saturating_sub(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return,
             }
         }
     };

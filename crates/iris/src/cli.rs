@@ -159,6 +159,33 @@ pub struct ServeArgs {
     #[arg(long, env = "IRIS_REQUEST_TIMEOUT_SECONDS")]
     pub request_timeout_seconds: Option<u64>,
 
+    /// Seconds a client has to send a whole request head (and finish the TLS handshake) once it
+    /// has sent its first byte; slower clients are disconnected (default 10).
+    #[arg(long, env = "IRIS_HEADER_READ_TIMEOUT_SECONDS")]
+    pub header_read_timeout_seconds: Option<u64>,
+
+    /// Seconds a keep-alive connection with no request in flight stays open (default 60).
+    #[arg(long, env = "IRIS_IDLE_TIMEOUT_SECONDS")]
+    pub idle_timeout_seconds: Option<u64>,
+
+    /// Seconds the requests in flight at shutdown get to finish before they are cut (default 30).
+    #[arg(long, env = "IRIS_SHUTDOWN_GRACE_SECONDS")]
+    pub shutdown_grace_seconds: Option<u64>,
+
+    /// Serve HTTPS with this PEM certificate chain (server certificate first, then
+    /// intermediates); reloaded on SIGHUP. Requires --tls-key.
+    #[arg(long, env = "IRIS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "IRIS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For, -Proto and
+    /// -Host headers count; from any other peer they are ignored.
+    #[arg(long, env = "IRIS_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Option<Vec<String>>,
+
     /// Quiet seconds that end a provisioning cycle (default 300).
     #[arg(long, env = "IRIS_CYCLE_IDLE_SECONDS")]
     pub cycle_idle_seconds: Option<u64>,

@@ -2,6 +2,7 @@
 //! command-line flags. Unknown keys in the file are rejected.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use figment::Figment;
@@ -39,6 +40,19 @@ pub struct Config {
     /// Seconds a request may take before it is abandoned (rolled back) and answered `503`; below
     /// Entra's 60-second limit, so Entra sees Iris's answer rather than its own timeout.
     pub request_timeout_seconds: u64,
+    /// Seconds a client has to send a whole request head (and the TLS handshake) once it has sent
+    /// its first byte; a slower one is disconnected.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a connection with no request in flight stays open.
+    pub idle_timeout_seconds: u64,
+    /// Seconds the requests in flight at shutdown get to finish before they are cut.
+    pub shutdown_grace_seconds: u64,
+    /// PEM certificate chain (the server's certificate first) to serve HTTPS with.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// CIDRs of reverse proxies whose `X-Forwarded-For/Proto/Host` headers count.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Config {
@@ -69,6 +83,12 @@ impl Default for Config {
             metrics_tenant_label_cap: iris_http::metrics::DEFAULT_TENANT_LABEL_CAP,
             admin_api: true,
             request_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            shutdown_grace_seconds: 30,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -102,6 +122,18 @@ struct Overrides {
     cycle_interval_minutes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_timeout_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header_read_timeout_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_timeout_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shutdown_grace_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trusted_proxies: Option<Vec<String>>,
 }
 
 impl Config {
@@ -123,6 +155,12 @@ impl Config {
             overrides.cycle_idle_seconds = serve.cycle_idle_seconds;
             overrides.cycle_interval_minutes = serve.cycle_interval_minutes;
             overrides.request_timeout_seconds = serve.request_timeout_seconds;
+            overrides.header_read_timeout_seconds = serve.header_read_timeout_seconds;
+            overrides.idle_timeout_seconds = serve.idle_timeout_seconds;
+            overrides.shutdown_grace_seconds = serve.shutdown_grace_seconds;
+            overrides.tls_cert = serve.tls_cert.clone();
+            overrides.tls_key = serve.tls_key.clone();
+            overrides.trusted_proxies = serve.trusted_proxy.clone();
         }
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &cli.config {
@@ -167,6 +205,19 @@ impl Config {
         if self.request_timeout_seconds == 0 {
             bail!("request_timeout_seconds must be at least 1");
         }
+        if self.header_read_timeout_seconds == 0
+            || self.idle_timeout_seconds == 0
+            || self.shutdown_grace_seconds == 0
+        {
+            bail!(
+                "header_read_timeout_seconds, idle_timeout_seconds and shutdown_grace_seconds \
+                 must be at least 1"
+            );
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("tls_cert and tls_key go together: give both (HTTPS) or neither (HTTP)");
+        }
+        self.trusted_proxies()?;
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -196,6 +247,17 @@ impl Config {
             .transpose()
     }
 
+    /// Whether the SCIM listener serves HTTPS.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+
+    /// The reverse proxies whose `X-Forwarded-*` headers count.
+    pub fn trusted_proxies(&self) -> anyhow::Result<iris_http::serve::TrustedProxies> {
+        iris_http::serve::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))
+    }
+
     /// The public URL, or one derived from the address actually bound.
     pub fn public_url_for(&self, bound: SocketAddr) -> String {
         if let Some(url) = &self.public_url {
@@ -206,11 +268,12 @@ impl Config {
         } else {
             bound.ip().to_string()
         };
+        let scheme = if self.tls_enabled() { "https" } else { "http" };
         match bound {
             SocketAddr::V6(_) if !bound.ip().is_unspecified() => {
-                format!("http://[{host}]:{}", bound.port())
+                format!("{scheme}://[{host}]:{}", bound.port())
             }
-            _ => format!("http://{host}:{}", bound.port()),
+            _ => format!("{scheme}://{host}:{}", bound.port()),
         }
     }
 }
@@ -247,6 +310,61 @@ mod tests {
         );
         assert_eq!(config.metrics_tenant_label_cap, 5);
         assert!(!config.admin_api);
+    }
+
+    #[test]
+    fn connection_tls_and_proxy_settings_come_from_flags() {
+        let config = load(&["iris", "serve"]).unwrap();
+        assert_eq!(config.header_read_timeout_seconds, 10);
+        assert_eq!(config.idle_timeout_seconds, 60);
+        assert_eq!(config.shutdown_grace_seconds, 30);
+        assert!(!config.tls_enabled());
+        assert!(config.trusted_proxies().unwrap().is_empty());
+        let config = load(&[
+            "iris",
+            "serve",
+            "--header-read-timeout-seconds",
+            "3",
+            "--idle-timeout-seconds",
+            "7",
+            "--shutdown-grace-seconds",
+            "2",
+            "--tls-cert",
+            "chain.pem",
+            "--tls-key",
+            "key.pem",
+            "--trusted-proxy",
+            "10.0.0.0/8,192.0.2.7",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                config.header_read_timeout_seconds,
+                config.idle_timeout_seconds,
+                config.shutdown_grace_seconds
+            ),
+            (3, 7, 2)
+        );
+        assert!(config.tls_enabled());
+        assert_eq!(config.trusted_proxies, ["10.0.0.0/8", "192.0.2.7"]);
+        assert_eq!(
+            config.public_url_for("127.0.0.1:8443".parse().unwrap()),
+            "https://127.0.0.1:8443"
+        );
+    }
+
+    #[test]
+    fn a_key_without_a_certificate_or_a_bad_proxy_is_refused() {
+        // On the command line clap insists on both; a file or the environment may give one.
+        let lone = Config {
+            tls_key: Some("key.pem".into()),
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(format!("{lone:#}").contains("go together"), "{lone:#}");
+        let proxy = load(&["iris", "serve", "--trusted-proxy", "proxy.local"]).unwrap_err();
+        assert!(format!("{proxy:#}").contains("'proxy.local'"), "{proxy:#}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use iris_core::listing::PageLimits;
@@ -81,13 +82,64 @@ pub async fn serve(
     serve_with_metrics(config, listener, metrics, shutdown).await
 }
 
-/// [`serve`], with `/metrics` on `metrics` (a listener of its own, never the SCIM one) when given.
+/// A request to read the TLS certificate and key files again, answered with the outcome.
+pub type CertificateReload = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// [`serve`], with `/metrics` on `metrics` (a listener of its own, never the SCIM one) when given;
+/// the TLS certificate, if any, is reloaded on SIGHUP.
 pub async fn serve_with_metrics(
     config: &Config,
     listener: TcpListener,
     metrics: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (reload, reloads) = tokio::sync::mpsc::channel(1);
+    if config.tls_enabled() {
+        forward_hangups(reload)?;
+    }
+    serve_with_reloads(config, listener, metrics, shutdown, reloads).await
+}
+
+/// Sends a [`CertificateReload`] for every SIGHUP (logging its outcome).
+fn forward_hangups(reload: tokio::sync::mpsc::Sender<CertificateReload>) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups =
+            signal(SignalKind::hangup()).context("cannot listen for SIGHUP (TLS reload)")?;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP received; reloading the TLS certificate");
+                let (done, _) = tokio::sync::oneshot::channel();
+                if reload.send(done).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(reload);
+    Ok(())
+}
+
+/// [`serve_with_metrics`], reloading the TLS certificate on each request from `reloads` (what a
+/// SIGHUP sends) instead of on signals.
+pub async fn serve_with_reloads(
+    config: &Config,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    reloads: tokio::sync::mpsc::Receiver<CertificateReload>,
+) -> anyhow::Result<()> {
+    // Before anything else: a certificate that cannot be served is a startup error.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            iris_http::serve::TlsCertificates::load(cert, key)
+                .context("cannot serve HTTPS with the configured certificate")?,
+        ),
+        _ => None,
+    };
+    let trusted_proxies = config.trusted_proxies()?;
     // Before the store opens: it registers its series with the recorder.
     let recorder = iris_http::metrics::install(&[(
         iris_store::GROUP_COMMIT_WRITES_PER_FLUSH,
@@ -107,6 +159,7 @@ pub async fn serve_with_metrics(
     );
     let http = HttpConfig {
         public_url: public_url.clone(),
+        public_url_configured: config.public_url.is_some(),
         max_body_bytes: config.max_body_bytes,
         cycles: config.cycle_settings(),
         metrics_tenant_label_cap: config.metrics_tenant_label_cap,
@@ -145,13 +198,29 @@ pub async fn serve_with_metrics(
         backend = store.backend_name(),
         "iris is serving SCIM at {public_url}/scim/v2/<tenant>"
     );
-    let app = iris_http::app(state);
-    // The SCIM listener gives the requests hyper refuses before any handler a SCIM body too.
-    let listener = iris_http::wire::ScimListener::new(listener);
-    axum::serve(listener, tower::make::Shared::new(app))
-        .with_graceful_shutdown(until_stopped(stopped))
-        .await
-        .context("HTTP server failed")?;
+    if let Some(tls) = &tls {
+        tokio::spawn(reload_on_request(tls.clone(), reloads));
+        tracing::info!(
+            cert = ?config.tls_cert,
+            "serving HTTPS (TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1); SIGHUP reloads the certificate"
+        );
+    }
+    let settings = iris_http::serve::ServeSettings {
+        timeouts: iris_http::serve::ConnectionTimeouts {
+            header_read: Duration::from_secs(config.header_read_timeout_seconds),
+            idle: Duration::from_secs(config.idle_timeout_seconds),
+        },
+        shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
+        tls,
+        trusted_proxies,
+    };
+    iris_http::serve::serve(
+        listener,
+        iris_http::app(state),
+        settings,
+        until_stopped(stopped),
+    )
+    .await;
     if let Some(server) = metrics_server {
         server
             .await
@@ -161,6 +230,24 @@ pub async fn serve_with_metrics(
     background.stop().await;
     tracing::info!("iris stopped");
     Ok(())
+}
+
+/// Reloads `tls` for each request, answering it; a failed reload keeps the certificate served.
+async fn reload_on_request(
+    tls: iris_http::serve::TlsCertificates,
+    mut reloads: tokio::sync::mpsc::Receiver<CertificateReload>,
+) {
+    while let Some(done) = reloads.recv().await {
+        let outcome = tls.reload().map_err(|e| e.to_string());
+        match &outcome {
+            Ok(()) => tracing::info!("reloaded the TLS certificate; new connections get it"),
+            Err(e) => tracing::error!(
+                error = %e,
+                "reloading the TLS certificate failed; still serving the previous one"
+            ),
+        }
+        let _ = done.send(outcome);
+    }
 }
 
 /// The work `iris serve` does beside answering requests: adding the requests it served to the

@@ -17,13 +17,13 @@ fn one_second_deadline(config: &mut iris::config::Config) {
 
 /// A connection of the test's own that holds a lock the server's write needs: the user's row on
 /// PostgreSQL, the write lock on SQLite (which has no row locks).
-enum Blocker {
+pub(crate) enum Blocker {
     Postgres(sqlx::postgres::PgConnection),
     Sqlite(sqlx::sqlite::SqliteConnection),
 }
 
 impl Blocker {
-    async fn lock_user(app: &TestApp, user_id: &str) -> Self {
+    pub(crate) async fn lock_user(app: &TestApp, user_id: &str) -> Self {
         match app.backend {
             Backend::Postgres => {
                 let mut conn = sqlx::postgres::PgConnection::connect(&app.database_url)
@@ -50,7 +50,7 @@ impl Blocker {
         }
     }
 
-    async fn release(self) {
+    pub(crate) async fn release(self) {
         match self {
             Self::Postgres(mut conn) => {
                 sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
@@ -63,7 +63,7 @@ impl Blocker {
 }
 
 /// Server backends of this database that wait for a lock (PostgreSQL).
-async fn waiting_on_locks(app: &TestApp) -> i64 {
+pub(crate) async fn waiting_on_locks(app: &TestApp) -> i64 {
     let mut conn = sqlx::postgres::PgConnection::connect(&app.database_url)
         .await
         .unwrap();
@@ -91,7 +91,7 @@ async fn settled_lock_waits(app: &TestApp) -> i64 {
 
 /// A user and an empty group, and a PATCH adding the user to the group: it locks the group's row,
 /// then needs the user's (the user's `groups` changes).
-async fn user_and_group(app: &TestApp) -> (String, String, serde_json::Value) {
+pub(crate) async fn user_and_group(app: &TestApp) -> (String, String, serde_json::Value) {
     let user = app
         .create_user(&json!({"userName": "held@example.com"}))
         .await;

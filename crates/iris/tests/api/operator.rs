@@ -12,7 +12,7 @@ use serde_json::Value;
 pub const IRIS: &str = env!("CARGO_BIN_EXE_iris");
 
 /// Settings that would leak in from the environment of whoever runs the suite.
-pub const IRIS_ENV: [&str; 14] = [
+pub const IRIS_ENV: [&str; 21] = [
     "IRIS_CONFIG",
     "IRIS_DATABASE_URL",
     "IRIS_PUBLIC_URL",
@@ -27,6 +27,13 @@ pub const IRIS_ENV: [&str; 14] = [
     "IRIS_LOG",
     "IRIS_CYCLE_IDLE_SECONDS",
     "IRIS_CYCLE_INTERVAL_MINUTES",
+    "IRIS_REQUEST_TIMEOUT_SECONDS",
+    "IRIS_HEADER_READ_TIMEOUT_SECONDS",
+    "IRIS_IDLE_TIMEOUT_SECONDS",
+    "IRIS_SHUTDOWN_GRACE_SECONDS",
+    "IRIS_TLS_CERT",
+    "IRIS_TLS_KEY",
+    "IRIS_TRUSTED_PROXY",
 ];
 
 pub fn command(database: &str, public_url: &str) -> tokio::process::Command {

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub metrics_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// What a SIGHUP sends `iris serve`: read the TLS certificate files again.
+    reload: tokio::sync::mpsc::Sender<iris::server::CertificateReload>,
 }
 
 pub fn test_config(database: &str) -> Config {
@@ -58,22 +60,46 @@ impl TestApp {
         database: &TestDatabase,
         configure: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::spawn_with_client(backend, database, configure, reqwest::Client::new()).await
+    }
+
+    /// [`TestApp::spawn_with`], talking to the server through `http` (one that trusts the test's
+    /// certificate authority, for a server on HTTPS).
+    pub async fn spawn_with_client(
+        backend: Backend,
+        database: &TestDatabase,
+        configure: impl FnOnce(&mut Config),
+        http: reqwest::Client,
+    ) -> Self {
         let mut config = test_config(&database.url);
         configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let scheme = if config.tls_enabled() {
+            "https"
+        } else {
+            "http"
+        };
+        let base_url = format!("{scheme}://{}", listener.local_addr().expect("addr"));
         let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind metrics");
         let metrics_url = format!("http://{}/metrics", metrics.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
+        let (reload, reloads) = tokio::sync::mpsc::channel(1);
         let server_config = config.clone();
         let server = tokio::spawn(async move {
-            iris::server::serve_with_metrics(&server_config, listener, Some(metrics), async {
+            let shutdown = async {
                 let _ = rx.await;
-            })
+            };
+            iris::server::serve_with_reloads(
+                &server_config,
+                listener,
+                Some(metrics),
+                shutdown,
+                reloads,
+            )
             .await
         });
         let (admin, credentials) = Admin::open(&config, TENANT).await;
@@ -85,11 +111,12 @@ impl TestApp {
             token: credentials.token,
             token_id: credentials.token_id,
             admin,
-            http: reqwest::Client::new(),
+            http,
             database_url: database.url.clone(),
             metrics_url,
             shutdown: Some(tx),
             server: Some(server),
+            reload,
         };
         app.wait_ready().await;
         app
@@ -108,6 +135,24 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         panic!("server did not become ready");
+    }
+
+    /// Starts the server's shutdown (what SIGTERM does) and hands back the server's task.
+    pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.server.take().expect("the server is running")
+    }
+
+    /// Reloads the server's TLS certificate from its files, as SIGHUP does; the outcome.
+    pub async fn reload_certificate(&self) -> Result<(), String> {
+        let (done, outcome) = oneshot::channel();
+        self.reload
+            .send(done)
+            .await
+            .expect("the server takes reloads");
+        outcome.await.expect("the server answers a reload")
     }
 
     pub async fn stop(mut self) {

@@ -58,10 +58,23 @@ where
     F: FnOnce(TestApp) -> Fut + Send + 'static,
     Fut: Future<Output = TestApp> + Send + 'static,
 {
+    run_with_client(backend, configure, reqwest::Client::new(), test).await;
+}
+
+/// [`run_with`], talking to the server through `http` (see [`TestApp::spawn_with_client`]).
+pub async fn run_with_client<F, Fut>(
+    backend: Backend,
+    configure: impl FnOnce(&mut iris::config::Config),
+    http: reqwest::Client,
+    test: F,
+) where
+    F: FnOnce(TestApp) -> Fut + Send + 'static,
+    Fut: Future<Output = TestApp> + Send + 'static,
+{
     let Some(db) = TestDatabase::create(backend).await else {
         return;
     };
-    let app = TestApp::spawn_with(backend, &db, configure).await;
+    let app = TestApp::spawn_with_client(backend, &db, configure, http).await;
     let outcome = tokio::spawn(test(app)).await;
     match outcome {
         Ok(app) => app.stop().await,
