@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use tokio::runtime::{Handle, RuntimeFlavor};
@@ -33,23 +34,31 @@ pub fn run<T>(weight: usize, work: impl FnOnce() -> T) -> T {
 
 /// Admission for heavy requests, so that one tenant's maximal requests cannot take the machine
 /// from everyone else: a tenant runs one heavy request at a time (its others wait, they are not
-/// refused), and the process runs at most one fewer than it has cores, leaving a core to the
-/// light requests Entra sends. A heavy request waits here before it reads or locks anything, so
-/// waiting holds no database lock and the request deadline still applies.
+/// refused), and after each its lane stays closed for as long again (at most [`MAX_PACING`]), so
+/// one tenant's heavy work takes at most about half a core; the process runs at most one fewer
+/// than it has cores at once, leaving a core to the light requests Entra sends. A heavy request
+/// waits here before it reads or locks anything, so waiting holds no database lock and the
+/// request deadline still applies.
 #[derive(Debug)]
 pub struct HeavyLanes {
     process: Arc<Semaphore>,
     tenants: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
 }
 
-/// A heavy request's admission; dropping it lets the next one in.
+/// The longest a tenant's lane stays closed after a heavy request (a request slowed by a lock
+/// wait, not by its own work, should not hold its tenant up for long).
+pub const MAX_PACING: Duration = Duration::from_millis(500);
+
+/// A heavy request's admission; dropping it lets other tenants' heavy requests in at once and
+/// this tenant's next one after the pacing pause.
 #[derive(Debug)]
-pub struct HeavyPass<'a> {
-    lanes: &'a HeavyLanes,
+pub struct HeavyPass {
+    lanes: Arc<HeavyLanes>,
     tenant: TenantId,
-    // `None` only if a semaphore were closed, which none ever is.
-    _tenant_permit: Option<OwnedSemaphorePermit>,
-    _process_permit: Option<OwnedSemaphorePermit>,
+    admitted: Instant,
+    // `None` only if a semaphore were closed, which none ever is (and after the drop).
+    tenant_permit: Option<OwnedSemaphorePermit>,
+    process_permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Default for HeavyLanes {
@@ -69,7 +78,7 @@ impl HeavyLanes {
     }
 
     /// Waits for the tenant's lane, then for one of the process's.
-    pub async fn enter(&self, tenant: &TenantId) -> HeavyPass<'_> {
+    pub async fn enter(self: &Arc<Self>, tenant: &TenantId) -> HeavyPass {
         let lane = self
             .tenants
             .lock()
@@ -80,11 +89,29 @@ impl HeavyLanes {
         let tenant_permit = lane.acquire_owned().await.ok();
         let process_permit = self.process.clone().acquire_owned().await.ok();
         HeavyPass {
-            lanes: self,
+            lanes: self.clone(),
             tenant: tenant.clone(),
-            _tenant_permit: tenant_permit,
-            _process_permit: process_permit,
+            admitted: Instant::now(),
+            tenant_permit,
+            process_permit,
         }
+    }
+
+    /// Gives the tenant's lane back, and forgets it if nobody else holds or waits for it.
+    fn release(&self, tenant: &TenantId, permit: Option<OwnedSemaphorePermit>) {
+        let mut tenants = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Held by the map and by this permit only: nobody else waits for the lane.
+        let idle = permit.is_some()
+            && tenants
+                .get(tenant)
+                .is_some_and(|lane| Arc::strong_count(lane) <= 2);
+        if idle {
+            tenants.remove(tenant);
+        }
+        drop(permit);
     }
 
     /// Tenants with a lane in use or waited for (lanes of idle tenants are dropped).
@@ -96,19 +123,20 @@ impl HeavyLanes {
     }
 }
 
-impl Drop for HeavyPass<'_> {
+impl Drop for HeavyPass {
     fn drop(&mut self) {
-        let mut tenants = self
-            .lanes
-            .tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Held by the map and by this pass's permit only: nobody else waits for the lane.
-        if tenants
-            .get(&self.tenant)
-            .is_some_and(|lane| Arc::strong_count(lane) <= 2)
-        {
-            tenants.remove(&self.tenant);
+        drop(self.process_permit.take());
+        let permit = self.tenant_permit.take();
+        let pause = self.admitted.elapsed().min(MAX_PACING);
+        match Handle::try_current() {
+            Ok(runtime) if !pause.is_zero() => {
+                let (lanes, tenant) = (self.lanes.clone(), self.tenant.clone());
+                runtime.spawn(async move {
+                    tokio::time::sleep(pause).await;
+                    lanes.release(&tenant, permit);
+                });
+            }
+            _ => self.lanes.release(&self.tenant, permit),
         }
     }
 }
@@ -185,43 +213,65 @@ mod tests {
         assert!(on_the_worker.await.unwrap());
     }
 
+    const BRIEFLY: Duration = Duration::from_millis(50);
+
     #[tokio::test]
     async fn a_tenant_runs_one_heavy_request_at_a_time_and_others_are_not_held_up() {
-        let lanes = HeavyLanes::new(2);
+        let lanes = Arc::new(HeavyLanes::new(2));
         let (a, b) = (
             TenantId::from_row("a".into()),
             TenantId::from_row("b".into()),
         );
         let first = lanes.enter(&a).await;
         // A second heavy request of tenant a waits; tenant b's goes in.
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), lanes.enter(&a));
+        let waiting = tokio::time::timeout(BRIEFLY, lanes.enter(&a));
         assert!(
             waiting.await.is_err(),
             "a's second heavy request was admitted"
         );
-        let other = tokio::time::timeout(std::time::Duration::from_millis(50), lanes.enter(&b));
+        let other = tokio::time::timeout(BRIEFLY, lanes.enter(&b));
         let other = other.await.expect("b's heavy request waits for a's");
         drop(first);
-        let second = tokio::time::timeout(std::time::Duration::from_millis(50), lanes.enter(&a));
+        let second = tokio::time::timeout(MAX_PACING * 2, lanes.enter(&a));
         let second = second
             .await
-            .expect("a's next heavy request goes in once the first is done");
+            .expect("a's next heavy request goes in after the pause");
         drop((second, other));
+        tokio::time::sleep(MAX_PACING * 2).await;
         assert_eq!(lanes.busy_tenants(), 0, "idle tenants' lanes are dropped");
     }
 
     #[tokio::test]
+    async fn after_a_heavy_request_its_tenants_lane_stays_closed_as_long_again() {
+        let lanes = Arc::new(HeavyLanes::new(2));
+        let a = TenantId::from_row("a".into());
+        let held = Duration::from_millis(200);
+        let first = lanes.enter(&a).await;
+        tokio::time::sleep(held).await;
+        drop(first);
+        let released = Instant::now();
+        let _second = lanes.enter(&a).await;
+        assert!(
+            released.elapsed() >= held,
+            "admitted after {:?}",
+            released.elapsed()
+        );
+    }
+
+    #[tokio::test]
     async fn the_process_lanes_bound_heavy_requests_across_tenants() {
-        let lanes = HeavyLanes::new(1);
+        let lanes = Arc::new(HeavyLanes::new(1));
         let (a, b) = (
             TenantId::from_row("a".into()),
             TenantId::from_row("b".into()),
         );
         let first = lanes.enter(&a).await;
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), lanes.enter(&b));
+        let waiting = tokio::time::timeout(BRIEFLY, lanes.enter(&b));
         assert!(waiting.await.is_err(), "a second process lane was admitted");
         drop(first);
-        let _b = lanes.enter(&b).await;
+        // The process lane is given back at once; only tenant a's own lane pauses.
+        let b_in = tokio::time::timeout(BRIEFLY, lanes.enter(&b));
+        b_in.await.expect("b goes in as soon as a's request ends");
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -61,7 +61,7 @@ impl ResourceService {
 
     /// Admission for a request of `weight`: heavy ones wait for their tenant's lane (see
     /// [`offload::HeavyLanes`]); light ones, nearly all of them, go straight in.
-    async fn admit(&self, tenant: &Tenant, weight: usize) -> Option<offload::HeavyPass<'_>> {
+    async fn admit(&self, tenant: &Tenant, weight: usize) -> Option<offload::HeavyPass> {
         if weight >= offload::HEAVY_WEIGHT {
             Some(self.heavy.enter(tenant.id()).await)
         } else {
