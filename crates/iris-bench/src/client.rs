@@ -21,6 +21,8 @@ pub struct Req {
     pub body: Option<Bytes>,
     /// The status that counts as success.
     pub expect: StatusCode,
+    /// Another status that counts as answered rather than as an error (a flood's `429`).
+    pub tolerated: Option<StatusCode>,
 }
 
 impl Req {
@@ -31,7 +33,14 @@ impl Req {
             auth: auth.clone(),
             body: None,
             expect: StatusCode::OK,
+            tolerated: None,
         }
+    }
+
+    /// This request, with `status` counted as answered too.
+    pub fn tolerating(mut self, status: StatusCode) -> Self {
+        self.tolerated = Some(status);
+        self
     }
 
     pub fn with_body(
@@ -47,6 +56,7 @@ impl Req {
             auth: auth.clone(),
             body: Some(body),
             expect,
+            tolerated: None,
         }
     }
 
@@ -57,6 +67,7 @@ impl Req {
             auth: auth.clone(),
             body: None,
             expect: StatusCode::NO_CONTENT,
+            tolerated: None,
         }
     }
 }

@@ -108,7 +108,8 @@ fn free_port() -> Result<u16> {
 }
 
 impl IrisServer {
-    pub async fn start(bin: &Path, database: &str, log: PathBuf) -> Result<Self> {
+    /// `iris serve` on `database` with the extra flags `args`, once it answers `/healthz`.
+    pub async fn start(bin: &Path, database: &str, log: PathBuf, args: &[&str]) -> Result<Self> {
         let port = free_port()?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let log_file = std::fs::File::create(&log)?;
@@ -119,6 +120,7 @@ impl IrisServer {
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--no-bootstrap")
+            .args(args)
             .env_remove("PGOPTIONS")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
@@ -177,8 +179,25 @@ impl IrisServer {
         procstat::rss_kib(self.pid)
     }
 
+    /// Stops this server and starts another on `database` with the extra flags `args`.
+    pub async fn restart(
+        &mut self,
+        bin: &Path,
+        database: &str,
+        log: PathBuf,
+        args: &[&str],
+    ) -> Result<()> {
+        self.terminate().await?;
+        *self = Self::start(bin, database, log, args).await?;
+        Ok(())
+    }
+
     /// SIGTERM and wait (graceful shutdown), SIGKILL after 10 s.
     pub async fn stop(mut self) -> Result<()> {
+        self.terminate().await
+    }
+
+    async fn terminate(&mut self) -> Result<()> {
         let _ = std::process::Command::new("kill")
             .arg("-TERM")
             .arg(self.pid.to_string())

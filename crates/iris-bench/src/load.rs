@@ -186,7 +186,9 @@ async fn run_op(
             }
         }
         match result {
-            Ok(resp) if resp.status == req.expect => workload.on_response(worker, req, &resp),
+            Ok(resp) if resp.status == req.expect || Some(resp.status) == req.tolerated => {
+                workload.on_response(worker, req, &resp)
+            }
             Ok(resp) => {
                 out.errors += 1;
                 out.sample(format!(

@@ -19,7 +19,7 @@ mod workloads;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -192,6 +192,8 @@ struct GroupIds {
 }
 
 struct Bench<'a> {
+    bin: &'a Path,
+    log_dir: &'a Path,
     backend: Backend,
     params: &'a Params,
     report: &'a mut Report,
@@ -593,7 +595,7 @@ async fn run_backend_inner(
     eprintln!("== {b}: seeding");
     let t = tenants(p)?;
     seed_iris(bin, iris_db, &t, report, backend).await?;
-    let iris = IrisServer::start(bin, iris_db, dir.join("iris.log")).await?;
+    let iris = IrisServer::start(bin, iris_db, dir.join("iris.log"), UNLIMITED).await?;
     let rss_seeded = iris.rss_kib().unwrap_or(0);
 
     let lg = limit_group_ids();
@@ -643,6 +645,8 @@ async fn run_backend_inner(
         limit,
         only: &args.only,
         iris_db,
+        bin,
+        log_dir: dir,
     };
     let outcome = workloads_all(&mut bench, &t, dir, &lg).await;
     let peak = bench.iris.peak_rss_kib().unwrap_or(0);
@@ -1186,6 +1190,13 @@ async fn workloads_all(
         }
     }
 
+    // W11: a flood on one tenant past its rate limit beside Entra-shaped traffic (issue 13). Last:
+    // it restarts Iris with its default limits.
+    if bench.wants("W11") {
+        eprintln!("== {b}: W11");
+        flood_beside_entra(bench, t).await?;
+    }
+
     // Every request under a second, over every run of this backend.
     let (mut iris_max, mut iris_slow, mut limit_max, mut limit_slow) = (0.0f64, 0u64, 0.0f64, 0u64);
     for d in bench.report.details.iter().filter(|d| d.backend == b) {
@@ -1331,6 +1342,124 @@ async fn noisy_neighbour_run(
             "{} ({})",
             report::ms(noise.ms(0.5)),
             report::rate(noise.ops_per_sec())
+        ),
+        "—".into(),
+        "—".into(),
+        "not a target",
+        None,
+    ));
+    Ok(())
+}
+
+/// The throughput workloads measure Iris's engine, one tenant at a time at thousands of requests
+/// per second: far past the default per-tenant rate limit, so that limit is off for them (W11
+/// turns it back on).
+const UNLIMITED: &[&str] = &["--rate-limit-tenant-per-second", "0"];
+
+/// W11: tenant B sending W7's Entra mix at Entra's rate, open loop, alone and then while tenant
+/// A floods (closed loop, 16 clients, `userName` lookups) far past its rate limit. Iris runs with
+/// its default limits (100 req/s, bursts of 200, per tenant), restarted for this. Iris only: the
+/// limit server has no rate limits. Target: B's p99 within 2× of alone.
+async fn flood_beside_entra(bench: &mut Bench<'_>, t: &Tenants) -> Result<()> {
+    let b = bench.backend.name();
+    let p = bench.params.clone();
+    let log = bench.log_dir.join("iris-w11.log");
+    bench
+        .iris
+        .restart(bench.bin, bench.iris_db, log, &[])
+        .await?;
+    bench.iris_probe.source = CpuSource::Pid(bench.iris.pid);
+    let (flooding, quiet) = (t.small[2].clone(), t.small[3].clone());
+    let quiet_mode = Mode::Open {
+        connections: 4,
+        rate: p.w7_rate,
+    };
+    let flood_mode = Mode::Closed { concurrency: 16 };
+    let (addr, probe) = (bench.iris.addr, bench.iris_probe.clone());
+    let (warmup, window) = (Bench::secs(p.warmup.max(0.5)), Bench::secs(p.w7_secs));
+    let run = |workload: Arc<dyn Workload>, mode: Mode| {
+        let probe = probe.clone();
+        async move { load::run(addr, workload, mode, warmup, window, &probe).await }
+    };
+    let entra = || -> Arc<dyn Workload> {
+        Arc::new(Mixed {
+            tenants: vec![quiet.clone()],
+            nonce: nonce(),
+        })
+    };
+    let alone = run(entra(), quiet_mode).await?;
+    let flood = Arc::new(Flood {
+        tenant: flooding,
+        nonce: nonce(),
+        served: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+    });
+    let (beside, flooded) = tokio::join!(run(entra(), quiet_mode), run(flood.clone(), flood_mode));
+    let (beside, flooded) = (beside?, flooded?);
+    bench.iris.check_alive()?;
+    let label = format!(
+        "tenant B at {:.0} req/s (75 % filter, 25 % PATCH), open loop",
+        p.w7_rate
+    );
+    let flood_label = format!(
+        "tenant A: userName lookups past its rate limit (100 req/s, bursts of 200), {}, beside {label}",
+        mode_text(flood_mode)
+    );
+    for (label, mode, stats) in [
+        (format!("{label}, alone"), quiet_mode, &alone),
+        (
+            format!("{label}, beside tenant A's flood"),
+            quiet_mode,
+            &beside,
+        ),
+        (flood_label, flood_mode, &flooded),
+    ] {
+        bench.report.details.push(Detail::new(
+            b,
+            "W11",
+            &label,
+            "iris",
+            mode_text(mode),
+            stats,
+        ));
+        bench
+            .report
+            .record_errors("iris", &format!("{b} W11 {label}"), stats);
+        eprintln!(
+            "  {b} W11 {label} [iris]: {} ops/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, errors {}",
+            report::rate(stats.ops_per_sec()),
+            stats.ms(0.5),
+            stats.ms(0.99),
+            stats.max_ms(),
+            stats.errors
+        );
+    }
+    let ratio = beside.ms(0.99) / alone.ms(0.99).max(1e-9);
+    bench.row(Row::custom(
+        b,
+        "W11",
+        &format!("{label}: p99 beside tenant A's flood (limit column: alone)"),
+        report::ms(beside.ms(0.99)),
+        report::ms(alone.ms(0.99)),
+        format!("{ratio:.2}×"),
+        "≤ 2× alone",
+        Some(ratio <= 2.0),
+    ));
+    // Both counters include the warm-up; their ratio is what matters.
+    let served = flood.served.load(std::sync::atomic::Ordering::Relaxed);
+    let refused = flood.refused.load(std::sync::atomic::Ordering::Relaxed);
+    let answered = (served + refused).max(1) as f64;
+    bench.row(Row::custom(
+        b,
+        "W11",
+        &format!(
+            "context: tenant A's flood, {}: answered req/s (share refused with 429)",
+            mode_text(flood_mode)
+        ),
+        format!(
+            "{} ({:.1} % refused)",
+            report::rate(flooded.ops_per_sec()),
+            100.0 * refused as f64 / answered
         ),
         "—".into(),
         "—".into(),

@@ -2,7 +2,7 @@
 //! to the limit server (which ignores the token and answers with fixed bodies).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use hdrhistogram::Histogram;
 use hyper::{Method, StatusCode};
@@ -179,6 +179,34 @@ impl Workload for Page {
             ),
             &self.tenant.auth,
         )])
+    }
+}
+
+/// W11: `userName` lookups of one tenant as fast as its clients can send them, past its rate
+/// limit; counts how many were served and how many refused with `429`.
+pub struct Flood {
+    pub tenant: Tenant,
+    pub nonce: u64,
+    pub served: AtomicU64,
+    pub refused: AtomicU64,
+}
+
+impl Workload for Flood {
+    fn next(&self, worker: usize, seq: u64) -> Option<Vec<Req>> {
+        let key = pick(self.nonce, worker, seq, self.tenant.users);
+        let name = data::user_name(&self.tenant.name, key);
+        Some(vec![
+            lookup(&self.tenant, &name).tolerating(StatusCode::TOO_MANY_REQUESTS),
+        ])
+    }
+
+    fn on_response(&self, _worker: usize, _req: &Req, resp: &Resp) {
+        let counter = if resp.status == StatusCode::TOO_MANY_REQUESTS {
+            &self.refused
+        } else {
+            &self.served
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 

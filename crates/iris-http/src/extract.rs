@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use iris_core::Tenant;
 use iris_core::tenants::AuthFailure;
 use iris_scim::ScimError;
@@ -35,7 +36,9 @@ pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 impl FromRequestParts<AppState> for TenantAuth {
-    type Rejection = ApiError;
+    /// A SCIM error: `401` for a missing, invalid or expired token, `429` (with `Retry-After`)
+    /// for a tenant or token over its rate limit.
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -57,22 +60,28 @@ impl FromRequestParts<AppState> for TenantAuth {
                 {
                     slot.set(&tenant);
                 }
-                Ok(Self(tenant))
+                // Before any database work of the request itself.
+                match state.rate_limits.check(&tenant, &token_id) {
+                    Ok(()) => Ok(Self(tenant)),
+                    Err(refusal) => Err(refusal.into_response(&tenant)),
+                }
             }
-            Err(Ok(AuthFailure::Missing)) => Err(ScimError::unauthorized(
-                "authentication required: send 'Authorization: Bearer <token>'",
-            )
-            .into()),
-            Err(Ok(AuthFailure::Invalid)) => {
-                Err(ScimError::unauthorized("the bearer token is not valid for this tenant").into())
-            }
-            Err(Ok(AuthFailure::Expired(at))) => Err(ScimError::unauthorized(format!(
+            Err(Ok(AuthFailure::Missing)) => Err(unauthorized(
+                "authentication required: send 'Authorization: Bearer <token>'".to_owned(),
+            )),
+            Err(Ok(AuthFailure::Invalid)) => Err(unauthorized(
+                "the bearer token is not valid for this tenant".to_owned(),
+            )),
+            Err(Ok(AuthFailure::Expired(at))) => Err(unauthorized(format!(
                 "the bearer token expired at {at}: issue a new one (`iris token issue`) and update the identity provider"
-            ))
-            .into()),
-            Err(Err(store)) => Err(store.into()),
+            ))),
+            Err(Err(store)) => Err(ApiError::from(store).into_response()),
         }
     }
+}
+
+fn unauthorized(detail: String) -> Response {
+    ApiError(ScimError::unauthorized(detail)).into_response()
 }
 
 /// A JSON request body, read up to the configured size. Accepted whatever the declared content

@@ -9,9 +9,11 @@ mod error;
 mod extract;
 mod head_limits;
 mod health;
+mod in_flight;
 mod listing;
 pub mod metrics;
 mod observe;
+pub mod rate_limit;
 mod render;
 mod resources;
 mod response;
@@ -39,6 +41,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use head_limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_REQUEST_TARGET_BYTES};
+pub use rate_limit::{RateLimit, RateLimiters};
 
 /// Where every tenant's SCIM endpoints live: `{public_url}/scim/v2/{tenant}`.
 pub const SCIM_PREFIX: &str = "/scim/v2";
@@ -64,6 +67,12 @@ pub struct HttpConfig {
     pub admin_api: bool,
     /// How long a request may take before it is abandoned and answered `503`.
     pub request_timeout: std::time::Duration,
+    /// The rate limit of each tenant's requests.
+    pub rate_limit_tenant: RateLimit,
+    /// The rate limit of each token's requests.
+    pub rate_limit_token: RateLimit,
+    /// Requests served at once before further ones are shed with `503`; 0: no limit.
+    pub max_in_flight_requests: usize,
 }
 
 /// Shared state of all handlers.
@@ -79,6 +88,9 @@ pub struct AppState {
     /// This server's request series and totals.
     pub metrics: Arc<metrics::RequestMetrics>,
     pub config: Arc<HttpConfig>,
+    /// The per-tenant and per-token rate limits.
+    pub rate_limits: Arc<RateLimiters>,
+    in_flight: in_flight::InFlight,
     token_touches: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -92,6 +104,11 @@ impl AppState {
             metrics: Arc::new(metrics::RequestMetrics::new(
                 config.metrics_tenant_label_cap,
             )),
+            rate_limits: Arc::new(RateLimiters::new(
+                config.rate_limit_tenant,
+                config.rate_limit_token,
+            )),
+            in_flight: in_flight::InFlight::new(config.max_in_flight_requests),
             resources,
             store,
             config: Arc::new(config),
@@ -172,6 +189,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            in_flight::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

@@ -24,6 +24,7 @@ use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::AppState;
+use crate::rate_limit::Limit;
 
 pub const REQUESTS: &str = "iris_http_requests_total";
 pub const REQUEST_DURATION: &str = "iris_http_request_duration_seconds";
@@ -32,6 +33,8 @@ pub const POOL_CONNECTIONS: &str = "iris_db_pool_connections";
 pub const POOL_MAX: &str = "iris_db_pool_max_connections";
 pub const TENANT_LABELS: &str = "iris_metrics_tenant_labels";
 pub const TOKENS_EXPIRING: &str = "iris_tokens_expiring_soon";
+pub const RATE_LIMITED: &str = "iris_requests_rate_limited_total";
+pub const SHED: &str = "iris_requests_shed_total";
 
 /// The tenant label of requests beyond the cap.
 pub const OTHER_TENANTS: &str = "other";
@@ -104,6 +107,14 @@ fn describe() {
     metrics::describe_counter!(
         UNAUTHENTICATED,
         "Requests refused for a missing or invalid token, by API (scim, admin) and tenant"
+    );
+    metrics::describe_counter!(
+        RATE_LIMITED,
+        "Requests refused with 429, by tenant (capped, then 'other') and the limit reached (tenant, token)"
+    );
+    metrics::describe_counter!(
+        SHED,
+        "Requests refused with 503 because the in-flight limit was reached"
     );
     metrics::describe_gauge!(
         POOL_CONNECTIONS,
@@ -241,6 +252,8 @@ struct Series {
     latency: Histogram,
     /// For 401s: the refused-credentials counter.
     unauthenticated: Option<Counter>,
+    /// For 429s: the rate-limited counter of each limit, in the order of [`Limit::ALL`].
+    rate_limited: Option<[Counter; 2]>,
 }
 
 impl Series {
@@ -253,7 +266,13 @@ impl Series {
             };
             counter!(UNAUTHENTICATED, "api" => api, "tenant" => labels.tenant.to_owned())
         });
+        let rate_limited = (labels.status == 429).then(|| {
+            Limit::ALL.map(|limit| {
+                counter!(RATE_LIMITED, "tenant" => labels.tenant.to_owned(), "limit" => limit.label())
+            })
+        });
         Self {
+            rate_limited,
             requests: counter!(
                 REQUESTS,
                 "tenant" => labels.tenant.to_owned(),
@@ -270,11 +289,15 @@ impl Series {
         }
     }
 
-    fn record(&self, elapsed: Duration) {
+    fn record(&self, seen: &Observation<'_>) {
         self.requests.increment(1);
-        self.latency.record(elapsed.as_secs_f64());
+        self.latency.record(seen.elapsed.as_secs_f64());
         if let Some(c) = &self.unauthenticated {
             c.increment(1);
+        }
+        if let (Some(counters), Some(limit)) = (&self.rate_limited, seen.rate_limited) {
+            let at = Limit::ALL.iter().position(|l| *l == limit).unwrap_or(0);
+            counters[at].increment(1);
         }
     }
 }
@@ -305,6 +328,8 @@ pub(crate) struct Observation<'a> {
     pub method: &'a Method,
     pub status: StatusCode,
     pub elapsed: Duration,
+    /// The limit that refused the request, if one did.
+    pub rate_limited: Option<Limit>,
 }
 
 /// The request series of one server, and its totals.
@@ -364,7 +389,7 @@ impl RequestMetrics {
                     status,
                 };
                 if let Some(series) = cache.series.get(&key) {
-                    series.record(seen.elapsed);
+                    series.record(seen);
                     return;
                 }
             }
@@ -392,7 +417,7 @@ impl RequestMetrics {
             .series
             .entry_ref(&key)
             .or_insert_with(|| Series::register(&key));
-        series.record(seen.elapsed);
+        series.record(seen);
     }
 
     /// The tenant label of a request, and whether its tenant should be admitted now.
@@ -432,6 +457,7 @@ mod tests {
             method: &Method::GET,
             status: StatusCode::from_u16(status).unwrap(),
             elapsed: Duration::from_millis(1),
+            rate_limited: None,
         }
     }
 
@@ -495,6 +521,7 @@ mod tests {
             method: &odd,
             status: StatusCode::NOT_FOUND,
             elapsed: Duration::ZERO,
+            rate_limited: None,
         });
         assert_eq!(labels(&metrics), [" unmatched other 404"]);
     }

@@ -95,6 +95,10 @@ pub(crate) async fn observe(
         method: &method,
         status: response.status(),
         elapsed: started.elapsed(),
+        rate_limited: response
+            .extensions()
+            .get::<crate::rate_limit::RateLimited>()
+            .map(|r| r.0),
     });
     response
 }
@@ -129,7 +133,7 @@ pub struct Caller {
 }
 
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -154,8 +158,9 @@ impl AuthenticatedTenant {
 
 /// For a resource endpoint of `kind`: counts the request into its tenant's provisioning cycle,
 /// keeps the body as sent, and when the request is refused (4xx) after its tenant was
-/// authenticated, records the refusal in the provisioning log. A request refused before that (a
-/// bad token) is only counted: nothing of it is stored.
+/// authenticated, records the refusal in the provisioning log (a rate-limited one at most once a
+/// second per tenant). A request refused before that (a bad token) is only counted: nothing of
+/// it is stored.
 pub(crate) async fn record_request(
     State((state, kind)): State<(AppState, ResourceKind)>,
     req: Request,
@@ -204,12 +209,19 @@ pub(crate) async fn record_request(
             .activity
             .note(name, tenant.0.get(), request_kind, failed);
     }
+    // A flood of rate-limited requests is recorded once a second per tenant; the metrics
+    // count them all.
+    let rate_limited = response
+        .extensions()
+        .get::<crate::rate_limit::RateLimited>()
+        .is_some();
     if response.status().is_client_error()
         && let (Some(tenant), Some(context), Some(error)) = (
             tenant.0.get(),
             context,
             response.extensions().get::<ScimError>(),
         )
+        && (!rate_limited || state.rate_limits.may_log(tenant))
     {
         let request = RefusedRequest {
             kind,

@@ -186,6 +186,30 @@ pub struct ServeArgs {
     #[arg(long, env = "IRIS_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Option<Vec<String>>,
 
+    /// Requests per second each tenant may send (default 100; 0: no limit); beyond it and its
+    /// burst, requests are answered 429 with Retry-After.
+    #[arg(long, env = "IRIS_RATE_LIMIT_TENANT_PER_SECOND")]
+    pub rate_limit_tenant_per_second: Option<u32>,
+
+    /// Requests each tenant may send at once on top of its rate (default 200; raised to the rate
+    /// if lower).
+    #[arg(long, env = "IRIS_RATE_LIMIT_TENANT_BURST")]
+    pub rate_limit_tenant_burst: Option<u32>,
+
+    /// Requests per second each token may send (default 0: no limit of its own, only its
+    /// tenant's).
+    #[arg(long, env = "IRIS_RATE_LIMIT_TOKEN_PER_SECOND")]
+    pub rate_limit_token_per_second: Option<u32>,
+
+    /// Requests each token may send at once on top of its rate (default 0: the rate).
+    #[arg(long, env = "IRIS_RATE_LIMIT_TOKEN_BURST")]
+    pub rate_limit_token_burst: Option<u32>,
+
+    /// Requests served at once before further ones are answered 503 with Retry-After at once
+    /// (default 512; 0: no limit). /healthz and /readyz are never refused.
+    #[arg(long, env = "IRIS_MAX_IN_FLIGHT_REQUESTS")]
+    pub max_in_flight_requests: Option<usize>,
+
     /// Quiet seconds that end a provisioning cycle (default 300).
     #[arg(long, env = "IRIS_CYCLE_IDLE_SECONDS")]
     pub cycle_idle_seconds: Option<u64>,

@@ -53,10 +53,34 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// CIDRs of reverse proxies whose `X-Forwarded-For/Proto/Host` headers count.
     pub trusted_proxies: Vec<String>,
+    /// Requests per second each tenant may send; 0: no limit.
+    pub rate_limit_tenant_per_second: u32,
+    /// Requests each tenant may send at once on top of its rate (raised to the rate if lower).
+    pub rate_limit_tenant_burst: u32,
+    /// Requests per second each token may send; 0: no limit of its own.
+    pub rate_limit_token_per_second: u32,
+    /// Requests each token may send at once on top of its rate (raised to the rate if lower).
+    pub rate_limit_token_burst: u32,
+    /// Requests served at once before further ones are shed with `503`; 0: no limit.
+    pub max_in_flight_requests: usize,
 }
 
 impl Config {
     /// How requests are grouped into cycles.
+    pub fn tenant_rate_limit(&self) -> iris_http::RateLimit {
+        iris_http::RateLimit {
+            per_second: self.rate_limit_tenant_per_second,
+            burst: self.rate_limit_tenant_burst,
+        }
+    }
+
+    pub fn token_rate_limit(&self) -> iris_http::RateLimit {
+        iris_http::RateLimit {
+            per_second: self.rate_limit_token_per_second,
+            burst: self.rate_limit_token_burst,
+        }
+    }
+
     pub fn cycle_settings(&self) -> iris_core::provisioning::CycleSettings {
         iris_core::provisioning::CycleSettings {
             idle_gap: std::time::Duration::from_secs(self.cycle_idle_seconds),
@@ -89,6 +113,13 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             trusted_proxies: Vec::new(),
+            // Four times Entra's documented peak of about 25 requests per second per tenant, and
+            // a burst for a cycle's opening volley.
+            rate_limit_tenant_per_second: 100,
+            rate_limit_tenant_burst: 200,
+            rate_limit_token_per_second: 0,
+            rate_limit_token_burst: 0,
+            max_in_flight_requests: 512,
         }
     }
 }
@@ -134,6 +165,16 @@ struct Overrides {
     tls_key: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trusted_proxies: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_tenant_per_second: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_tenant_burst: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_token_per_second: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_token_burst: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_in_flight_requests: Option<usize>,
 }
 
 impl Config {
@@ -161,6 +202,11 @@ impl Config {
             overrides.tls_cert = serve.tls_cert.clone();
             overrides.tls_key = serve.tls_key.clone();
             overrides.trusted_proxies = serve.trusted_proxy.clone();
+            overrides.rate_limit_tenant_per_second = serve.rate_limit_tenant_per_second;
+            overrides.rate_limit_tenant_burst = serve.rate_limit_tenant_burst;
+            overrides.rate_limit_token_per_second = serve.rate_limit_token_per_second;
+            overrides.rate_limit_token_burst = serve.rate_limit_token_burst;
+            overrides.max_in_flight_requests = serve.max_in_flight_requests;
         }
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &cli.config {
@@ -365,6 +411,44 @@ mod tests {
         assert!(format!("{lone:#}").contains("go together"), "{lone:#}");
         let proxy = load(&["iris", "serve", "--trusted-proxy", "proxy.local"]).unwrap_err();
         assert!(format!("{proxy:#}").contains("'proxy.local'"), "{proxy:#}");
+    }
+
+    #[test]
+    fn rate_and_in_flight_limits_default_above_entras_peak_and_come_from_flags() {
+        let config = load(&["iris", "serve"]).unwrap();
+        assert_eq!(
+            (config.tenant_rate_limit(), config.token_rate_limit()),
+            (
+                iris_http::RateLimit {
+                    per_second: 100,
+                    burst: 200
+                },
+                iris_http::RateLimit::OFF
+            )
+        );
+        assert_eq!(config.max_in_flight_requests, 512);
+        let config = load(&[
+            "iris",
+            "serve",
+            "--rate-limit-tenant-per-second",
+            "0",
+            "--rate-limit-token-per-second",
+            "5",
+            "--rate-limit-token-burst",
+            "10",
+            "--max-in-flight-requests",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(config.tenant_rate_limit().per_second, 0);
+        assert_eq!(
+            config.token_rate_limit(),
+            iris_http::RateLimit {
+                per_second: 5,
+                burst: 10
+            }
+        );
+        assert_eq!(config.max_in_flight_requests, 2);
     }
 
     #[test]

@@ -165,6 +165,9 @@ pub async fn serve_with_reloads(
         metrics_tenant_label_cap: config.metrics_tenant_label_cap,
         admin_api: config.admin_api,
         request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
+        rate_limit_tenant: config.tenant_rate_limit(),
+        rate_limit_token: config.token_rate_limit(),
+        max_in_flight_requests: config.max_in_flight_requests,
     };
     let state = AppState::new(store.clone(), resources, http);
     let background = Background::start(config, &state, recorder.clone());

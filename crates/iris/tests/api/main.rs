@@ -32,6 +32,7 @@ mod operator;
 mod paging;
 mod patch_properties;
 mod provisioning_log;
+mod rate_limits;
 mod rejected_requests;
 mod scale_out;
 mod simulate;

@@ -45,6 +45,9 @@ pub fn test_config(database: &str) -> Config {
         // Cycles in seconds, not minutes, so a test can replay several.
         cycle_idle_seconds: 1,
         activity_flush_ms: 100,
+        // Tests send requests as fast as they can; the tests of the limits set their own
+        // (rate_limits.rs).
+        rate_limit_tenant_per_second: 0,
         ..Config::default()
     }
 }
