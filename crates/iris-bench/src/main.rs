@@ -1291,46 +1291,20 @@ async fn noisy_neighbour_run(
         "tenant B: PATCHes of 1,000 operations (999 new e-mails), {}, beside {label}",
         mode_text(noise_mode)
     );
-    for (label, mode, stats) in [
-        (format!("{label}, alone"), quiet_mode, &alone),
-        (
-            format!("{label}, beside tenant B's noise"),
-            quiet_mode,
-            &beside,
-        ),
-        (noise_label, noise_mode, &noise),
-    ] {
-        bench.report.details.push(Detail::new(
-            b,
-            "W10",
-            &label,
-            "iris",
-            mode_text(mode),
-            stats,
-        ));
-        bench
-            .report
-            .record_errors("iris", &format!("{b} W10 {label}"), stats);
-        eprintln!(
-            "  {b} W10 {label} [iris]: {} ops/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, errors {}",
-            report::rate(stats.ops_per_sec()),
-            stats.ms(0.5),
-            stats.ms(0.99),
-            stats.max_ms(),
-            stats.errors
-        );
-    }
-    let ratio = beside.ms(0.99) / alone.ms(0.99).max(1e-9);
-    bench.row(Row::custom(
-        b,
+    record_neighbour_runs(
+        bench,
         "W10",
+        [
+            (format!("{label}, alone"), quiet_mode, &alone),
+            (
+                format!("{label}, beside tenant B's noise"),
+                quiet_mode,
+                &beside,
+            ),
+            (noise_label, noise_mode, &noise),
+        ],
         &format!("{label}: p99 beside tenant B's maximal PATCHes (limit column: alone)"),
-        report::ms(beside.ms(0.99)),
-        report::ms(alone.ms(0.99)),
-        format!("{ratio:.2}×"),
-        "≤ 2× alone",
-        Some(ratio <= 2.0),
-    ));
+    );
     bench.row(Row::custom(
         b,
         "W10",
@@ -1405,46 +1379,20 @@ async fn flood_beside_entra(bench: &mut Bench<'_>, t: &Tenants) -> Result<()> {
         "tenant A: userName lookups past its rate limit (100 req/s, bursts of 200), {}, beside {label}",
         mode_text(flood_mode)
     );
-    for (label, mode, stats) in [
-        (format!("{label}, alone"), quiet_mode, &alone),
-        (
-            format!("{label}, beside tenant A's flood"),
-            quiet_mode,
-            &beside,
-        ),
-        (flood_label, flood_mode, &flooded),
-    ] {
-        bench.report.details.push(Detail::new(
-            b,
-            "W11",
-            &label,
-            "iris",
-            mode_text(mode),
-            stats,
-        ));
-        bench
-            .report
-            .record_errors("iris", &format!("{b} W11 {label}"), stats);
-        eprintln!(
-            "  {b} W11 {label} [iris]: {} ops/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, errors {}",
-            report::rate(stats.ops_per_sec()),
-            stats.ms(0.5),
-            stats.ms(0.99),
-            stats.max_ms(),
-            stats.errors
-        );
-    }
-    let ratio = beside.ms(0.99) / alone.ms(0.99).max(1e-9);
-    bench.row(Row::custom(
-        b,
+    record_neighbour_runs(
+        bench,
         "W11",
+        [
+            (format!("{label}, alone"), quiet_mode, &alone),
+            (
+                format!("{label}, beside tenant A's flood"),
+                quiet_mode,
+                &beside,
+            ),
+            (flood_label, flood_mode, &flooded),
+        ],
         &format!("{label}: p99 beside tenant A's flood (limit column: alone)"),
-        report::ms(beside.ms(0.99)),
-        report::ms(alone.ms(0.99)),
-        format!("{ratio:.2}×"),
-        "≤ 2× alone",
-        Some(ratio <= 2.0),
-    ));
+    );
     // Both counters include the warm-up; their ratio is what matters.
     let served = flood.served.load(std::sync::atomic::Ordering::Relaxed);
     let refused = flood.refused.load(std::sync::atomic::Ordering::Relaxed);
@@ -1467,6 +1415,47 @@ async fn flood_beside_entra(bench: &mut Bench<'_>, t: &Tenants) -> Result<()> {
         None,
     ));
     Ok(())
+}
+
+/// Records a neighbour workload's three runs on Iris (the quiet tenant alone, the quiet tenant
+/// beside the noisy one, the noisy one) and the row judging the quiet tenant's p99 beside the
+/// noise against its p99 alone.
+fn record_neighbour_runs(
+    bench: &mut Bench<'_>,
+    id: &str,
+    runs: [(String, Mode, &RunStats); 3],
+    verdict_label: &str,
+) {
+    let b = bench.backend.name();
+    for (label, mode, stats) in &runs {
+        bench
+            .report
+            .details
+            .push(Detail::new(b, id, label, "iris", mode_text(*mode), stats));
+        bench
+            .report
+            .record_errors("iris", &format!("{b} {id} {label}"), stats);
+        eprintln!(
+            "  {b} {id} {label} [iris]: {} ops/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, errors {}",
+            report::rate(stats.ops_per_sec()),
+            stats.ms(0.5),
+            stats.ms(0.99),
+            stats.max_ms(),
+            stats.errors
+        );
+    }
+    let (alone, beside) = (runs[0].2, runs[1].2);
+    let ratio = beside.ms(0.99) / alone.ms(0.99).max(1e-9);
+    bench.row(Row::custom(
+        b,
+        id,
+        verdict_label,
+        report::ms(beside.ms(0.99)),
+        report::ms(alone.ms(0.99)),
+        format!("{ratio:.2}×"),
+        "≤ 2× alone",
+        Some(ratio <= 2.0),
+    ));
 }
 
 async fn groups(bench: &mut Bench<'_>, t: &Tenants, lg: &GroupIds) -> Result<()> {
