@@ -2,6 +2,7 @@
 //! database backends implement, and the services that the HTTP API and the admin CLI share.
 //! Nothing here knows which database or which transport is in use.
 
+pub mod accounts;
 pub mod clock;
 pub mod error;
 pub mod listing;
@@ -14,6 +15,7 @@ pub mod tenants;
 pub mod tokens;
 pub mod transfer;
 
+pub use accounts::{AccountName, AccountService, Password};
 pub use error::{CoreError, StoreError};
 pub use iris_scim::schema::ResourceKind;
 pub use operators::{Operator, OperatorService};

@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod base_url;
+pub mod console;
 mod deadline;
 mod discovery;
 mod error;
@@ -31,7 +32,8 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use iris_core::provisioning::ActivityTracker;
 use iris_core::{
-    OperatorService, ProvisioningLog, ResourceKind, ResourceService, Store, TenantService,
+    AccountService, OperatorService, ProvisioningLog, ResourceKind, ResourceService, Store,
+    TenantService,
 };
 use iris_scim::ScimError;
 use tower::ServiceExt;
@@ -65,6 +67,8 @@ pub struct HttpConfig {
     pub metrics_tenant_label_cap: usize,
     /// Whether `/admin/v1` is served.
     pub admin_api: bool,
+    /// Where the admin console is served (e.g. `/console`); `None`: not served.
+    pub console_path: Option<String>,
     /// How long a request may take before it is abandoned and answered `503`.
     pub request_timeout: std::time::Duration,
     /// The rate limit of each tenant's requests.
@@ -85,6 +89,10 @@ pub struct AppState {
     /// Requests counted into provisioning cycles (flushed by `iris serve`).
     pub activity: ActivityTracker,
     pub operators: OperatorService,
+    /// The console's operator accounts and sessions.
+    pub accounts: AccountService,
+    /// Requests served, for the console's live tail (published only while someone watches).
+    pub live: console::LiveFeed,
     /// This server's request series and totals.
     pub metrics: Arc<metrics::RequestMetrics>,
     pub config: Arc<HttpConfig>,
@@ -101,6 +109,8 @@ impl AppState {
             log: ProvisioningLog::new(store.clone()),
             activity: ActivityTracker::new(store.clone(), config.cycles),
             operators: OperatorService::new(store.clone()),
+            accounts: AccountService::new(store.clone()),
+            live: console::LiveFeed::default(),
             metrics: Arc::new(metrics::RequestMetrics::new(
                 config.metrics_tenant_label_cap,
             )),
@@ -173,10 +183,15 @@ pub fn router(state: AppState) -> Router {
     } else {
         Router::new()
     };
+    let console = match &state.config.console_path {
+        Some(path) => Router::new().nest(path, console::routes(state.clone())),
+        None => Router::new(),
+    };
     Router::new()
         .nest(&format!("{SCIM_PREFIX}/{{tenant}}"), scim)
         .merge(health::routes())
         .merge(admin)
+        .merge(console)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

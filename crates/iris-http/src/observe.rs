@@ -190,6 +190,15 @@ pub(crate) async fn record_request(
         .map_or_else(|| parts.uri.path().to_owned(), |u| u.path().to_owned());
     let resource_id = resource_id_of(&path, kind);
     let is_read = parts.method == axum::http::Method::GET;
+    // Only while a live tail is open: otherwise the request path pays nothing for it.
+    let live = state.live.is_watched().then(|| {
+        let target = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .and_then(|u| u.path_and_query())
+            .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
+        (parts.method.to_string(), target)
+    });
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes.clone())))
         .await;
@@ -208,6 +217,16 @@ pub(crate) async fn record_request(
         state
             .activity
             .note(name, tenant.0.get(), request_kind, failed);
+        if let Some((method, target)) = live {
+            state.live.publish(crate::console::LiveRequest {
+                tenant: name.to_owned(),
+                at: iris_core::clock::now(),
+                method,
+                target,
+                status: status.as_u16(),
+                kind: request_kind,
+            });
+        }
     }
     // A flood of rate-limited requests is recorded once a second per tenant; the metrics
     // count them all.

@@ -221,6 +221,21 @@ impl RecordStore for SqlStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    async fn event(
+        &self,
+        scope: &TenantScope,
+        id: &str,
+    ) -> Result<Option<ProvisioningEvent>, StoreError> {
+        let row =
+            sqlx::query("SELECT record FROM provisioning_events WHERE tenant_id = $1 AND id = $2")
+                .bind(scope.tenant_id().to_owned())
+                .bind(id.to_owned())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_error)?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
     async fn purge_events(
         &self,
         scope: &TenantScope,

@@ -3,6 +3,7 @@
 //! differ (transaction start, JSON access, string functions) live in [`dialect::Dialect`].
 
 mod abandon;
+mod accounts_sql;
 mod cycles_sql;
 mod dialect;
 mod events_sql;

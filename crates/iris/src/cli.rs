@@ -154,6 +154,15 @@ pub struct ServeArgs {
     /// Do not serve the admin API (/admin/v1) on the main listener.
     #[arg(long, env = "IRIS_NO_ADMIN_API")]
     pub no_admin_api: bool,
+
+    /// Do not serve the admin console (/console) on the main listener.
+    #[arg(long, env = "IRIS_NO_CONSOLE")]
+    pub no_console: bool,
+
+    /// Where the admin console is served (default /console).
+    #[arg(long, env = "IRIS_CONSOLE_PATH")]
+    pub console_path: Option<String>,
+
     /// Seconds a request may take before it is abandoned, its open transaction rolled back, and
     /// answered 503 with Retry-After (default 30; Entra gives up after 60).
     #[arg(long, env = "IRIS_REQUEST_TIMEOUT_SECONDS")]
@@ -292,6 +301,35 @@ pub enum AdminCommand {
     Token(OperatorTokenCommand),
     /// Print the admin API's OpenAPI document (as served at /admin/v1/openapi.json).
     Openapi,
+    /// Create, list and remove the operator accounts that sign in to the admin console.
+    #[command(subcommand)]
+    User(ConsoleUserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsoleUserCommand {
+    /// Create an account; the password is asked for twice on the terminal (hashed with argon2id).
+    Create {
+        /// The name to sign in with: a-z, 0-9, '.', '_', '@' and '-' (case does not matter).
+        name: String,
+        /// Read the password from the first line of standard input instead (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (asked for, or --password-stdin); ends the account's sessions and
+    /// lifts a lockout.
+    Password {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts (names, creation, last sign-in, lockout).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an account; its sessions end at once.
+    Delete { name: String },
 }
 
 #[derive(Debug, Subcommand)]

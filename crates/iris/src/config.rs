@@ -37,6 +37,10 @@ pub struct Config {
     pub metrics_tenant_label_cap: usize,
     /// Whether the admin API (`/admin/v1`, operator tokens only) is served on the main listener.
     pub admin_api: bool,
+    /// Whether the admin console is served on the main listener.
+    pub console: bool,
+    /// Where the admin console is served (`/console`).
+    pub console_path: String,
     /// Seconds a request may take before it is abandoned (rolled back) and answered `503`; below
     /// Entra's 60-second limit, so Entra sees Iris's answer rather than its own timeout.
     pub request_timeout_seconds: u64,
@@ -106,6 +110,8 @@ impl Default for Config {
             metrics_listen: None,
             metrics_tenant_label_cap: iris_http::metrics::DEFAULT_TENANT_LABEL_CAP,
             admin_api: true,
+            console: true,
+            console_path: iris_http::console::DEFAULT_PATH.into(),
             request_timeout_seconds: 30,
             header_read_timeout_seconds: 10,
             idle_timeout_seconds: 60,
@@ -147,6 +153,10 @@ struct Overrides {
     metrics_tenant_label_cap: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     admin_api: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    console: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    console_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cycle_idle_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,6 +203,8 @@ impl Config {
             overrides.metrics_listen = serve.metrics_listen.clone();
             overrides.metrics_tenant_label_cap = serve.metrics_tenant_label_cap;
             overrides.admin_api = serve.no_admin_api.then_some(false);
+            overrides.console = serve.no_console.then_some(false);
+            overrides.console_path = serve.console_path.clone();
             overrides.cycle_idle_seconds = serve.cycle_idle_seconds;
             overrides.cycle_interval_minutes = serve.cycle_interval_minutes;
             overrides.request_timeout_seconds = serve.request_timeout_seconds;
@@ -230,6 +242,7 @@ impl Config {
                 self.log_format
             );
         }
+        iris_http::console::valid_path(&self.console_path).map_err(anyhow::Error::msg)?;
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }

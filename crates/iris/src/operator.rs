@@ -1,11 +1,16 @@
-//! `iris admin …`: operator tokens (the same OperatorService the admin API authenticates with) and
-//! the admin API's OpenAPI document.
+//! `iris admin …`: operator tokens (the same OperatorService the admin API authenticates with),
+//! the console's operator accounts (the same AccountService the console signs in with) and the
+//! admin API's OpenAPI document.
 
+use std::io::BufRead;
+
+use anyhow::{Context, bail};
 use iris_core::OperatorService;
+use iris_core::accounts::{AccountName, AccountService, Password};
 use serde_json::json;
 
 use crate::admin::core_error;
-use crate::cli::{AdminCommand, OperatorTokenCommand};
+use crate::cli::{AdminCommand, ConsoleUserCommand, OperatorTokenCommand};
 use crate::config::Config;
 use crate::server::open_existing_store;
 
@@ -16,7 +21,97 @@ pub async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()>
             Ok(())
         }
         AdminCommand::Token(command) => token(config, command).await,
+        AdminCommand::User(command) => user(config, command).await,
     }
+}
+
+/// The password for an account: the first line of standard input with `--password-stdin`, else
+/// asked for twice on the terminal without echo.
+fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
+    let raw = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ").context(
+            "cannot read the password from the terminal (use --password-stdin in scripts)",
+        )?;
+        let again = rpassword::prompt_password("Password again: ")
+            .context("cannot read the password from the terminal")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        first
+    };
+    Password::parse(&raw).map_err(anyhow::Error::msg)
+}
+
+async fn user(config: &Config, command: ConsoleUserCommand) -> anyhow::Result<()> {
+    let accounts = AccountService::new(open_existing_store(config).await?);
+    let parse_name = |raw: &str| AccountName::parse(raw).map_err(anyhow::Error::msg);
+    match command {
+        ConsoleUserCommand::Create {
+            name,
+            password_stdin,
+        } => {
+            let name = parse_name(&name)?;
+            let password = read_password(password_stdin)?;
+            let account = accounts.create(&name, password).await.map_err(core_error)?;
+            println!(
+                "created console account '{}'; sign in at {}{}/sign-in",
+                account.name,
+                config.public_url_for(config.listen_addr()?),
+                config.console_path
+            );
+        }
+        ConsoleUserCommand::Password {
+            name,
+            password_stdin,
+        } => {
+            let name = parse_name(&name)?;
+            let password = read_password(password_stdin)?;
+            accounts
+                .set_password(&name, password)
+                .await
+                .map_err(core_error)?;
+            println!(
+                "password of '{}' changed; its sessions have ended",
+                name.as_str()
+            );
+        }
+        ConsoleUserCommand::List { json } => {
+            let all = accounts.list().await.map_err(core_error)?;
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|a| json!({"name": a.name, "created": a.created, "last_sign_in": a.last_sign_in, "locked_until": a.locked_until}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                for a in &all {
+                    let signed_in = a.last_sign_in.as_deref().unwrap_or("never signed in");
+                    let locked = a
+                        .locked_until
+                        .as_deref()
+                        .map(|t| format!("\tlocked until {t}"))
+                        .unwrap_or_default();
+                    println!("{}\t{}\t{signed_in}{locked}", a.name, a.created);
+                }
+            }
+        }
+        ConsoleUserCommand::Delete { name } => {
+            let name = parse_name(&name)?;
+            accounts.delete(&name).await.map_err(core_error)?;
+            println!(
+                "console account '{}' deleted; its sessions have ended",
+                name.as_str()
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn token(config: &Config, command: OperatorTokenCommand) -> anyhow::Result<()> {

@@ -164,6 +164,7 @@ pub async fn serve_with_reloads(
         cycles: config.cycle_settings(),
         metrics_tenant_label_cap: config.metrics_tenant_label_cap,
         admin_api: config.admin_api,
+        console_path: config.console.then(|| config.console_path.clone()),
         request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
         rate_limit_tenant: config.tenant_rate_limit(),
         rate_limit_token: config.token_rate_limit(),

@@ -119,6 +119,13 @@ impl ProvisioningLog {
         Ok(self.store.events(tenant.scope(), query).await?)
     }
 
+    /// One event of the tenant's log; 404 if it has none of that id (or it was purged).
+    pub async fn event(&self, tenant: &Tenant, id: &str) -> CoreResult<ProvisioningEvent> {
+        self.store.event(tenant.scope(), id).await?.ok_or_else(|| {
+            ScimError::not_found(format!("no event '{id}' in this tenant's log")).into()
+        })
+    }
+
     /// A page of the tenant's cycles, newest first.
     pub async fn cycles(
         &self,

@@ -6,6 +6,7 @@
 //! Every method that touches a tenant's data takes its [`TenantScope`], which only this crate
 //! makes, from a tenant an authenticated token or an operator's command produced.
 
+mod accounts;
 mod membership;
 mod operators;
 mod pages;
@@ -15,6 +16,7 @@ mod tenancy;
 
 use async_trait::async_trait;
 
+pub use accounts::{AccountRow, AccountStore, SessionRow};
 pub use membership::{DirectGroup, Member, MembershipChange, MembershipStore};
 pub use operators::{OperatorStore, OperatorTokenRow};
 pub use pages::{ListPage, ListQuery, PageStart, SortKey, SortOrder};
@@ -32,7 +34,15 @@ use crate::error::StoreError;
 /// A database Iris runs on: every part of the seam, plus what operating it needs.
 #[async_trait]
 pub trait Store:
-    TenantStore + ResourceStore + MembershipStore + RecordStore + OperatorStore + Send + Sync + 'static
+    TenantStore
+    + ResourceStore
+    + MembershipStore
+    + RecordStore
+    + OperatorStore
+    + AccountStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`, for logs and readiness output.
     fn backend_name(&self) -> &'static str;

@@ -23,6 +23,13 @@ pub trait RecordStore: Send + Sync {
         query: &EventQuery,
     ) -> Result<Vec<ProvisioningEvent>, StoreError>;
 
+    /// One event of the tenant's log, by id.
+    async fn event(
+        &self,
+        scope: &TenantScope,
+        id: &str,
+    ) -> Result<Option<ProvisioningEvent>, StoreError>;
+
     /// Deletes up to `batch` of the tenant's events with ids below `before_id` (oldest first), in
     /// one short transaction; how many went.
     async fn purge_events(
