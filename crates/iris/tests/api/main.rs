@@ -12,6 +12,7 @@ mod admin_api;
 mod auth;
 mod cli;
 mod connections;
+mod console;
 mod crash;
 mod cursor_paging;
 mod deadlines;

@@ -108,6 +108,33 @@ impl Operator {
         }
     }
 
+    /// [`Operator::run`] with `input` on standard input.
+    pub async fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        use tokio::io::AsyncWriteExt;
+        let mut child = command(&self.database, &self.public_url)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn iris");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(input.as_bytes())
+            .await
+            .expect("write stdin");
+        drop(stdin);
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("iris {args:?} did not finish"))
+            .expect("run iris");
+        Output {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// `iris tenant create NAME --json`, which must succeed: the tenant's URL, token and token id.
     /// Creates tenant `name` (and the database first, if it is new: admin commands work only on
     /// an existing database, `iris migrate` creates one).

@@ -46,6 +46,17 @@ impl Admin {
         (admin, credentials)
     }
 
+    /// Creates an operator account of the admin console.
+    pub async fn create_console_account(&self, name: &str, password: &str) {
+        let accounts = iris_core::AccountService::new(self.store.clone());
+        let name = iris_core::AccountName::parse(name).expect("account name");
+        let password = iris_core::Password::parse(password).expect("password");
+        accounts
+            .create(&name, password)
+            .await
+            .expect("create account");
+    }
+
     /// Creates another tenant; returns its token.
     pub async fn create_tenant(&self, name: &str) -> String {
         let name = TenantName::parse(name).expect("tenant name");
