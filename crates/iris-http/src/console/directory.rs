@@ -142,7 +142,7 @@ async fn list_page(
             (layout::notice("error", &format!("The filter was refused: {problem}")))
         }
         @if let Some(result) = &result {
-            p { (result.page.total) " " (title.to_lowercase()) " match." }
+            p { (result.page.total) @if result.page.total == 1 { " match" } @else { " matches" } }
             @if !result.page.records.is_empty() {
                 div.table-wrap {
                     table {

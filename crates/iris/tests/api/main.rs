@@ -13,6 +13,7 @@ mod auth;
 mod cli;
 mod connections;
 mod console;
+mod console_browser;
 mod crash;
 mod cursor_paging;
 mod deadlines;
