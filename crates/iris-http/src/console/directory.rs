@@ -216,7 +216,7 @@ fn value_markup(value: &Value) -> Markup {
 fn attributes(record: &ResourceRecord, skip: &[&str]) -> Markup {
     html! {
         div.table-wrap {
-            table {
+            table.attributes {
                 caption.visually-hidden { "Attributes" }
                 thead { tr { th scope="col" { "Attribute" } th scope="col" { "Value" } } }
                 tbody {
