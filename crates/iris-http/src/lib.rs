@@ -91,8 +91,9 @@ pub struct AppState {
     pub operators: OperatorService,
     /// The console's operator accounts and sessions.
     pub accounts: AccountService,
-    /// Requests served, for the console's live tail (published only while someone watches).
-    pub live: console::LiveFeed,
+    /// The console's per-process state: the live tail's feed (requests are published only while
+    /// someone watches) and the brake on failed sign-ins.
+    pub console: console::ConsoleState,
     /// This server's request series and totals.
     pub metrics: Arc<metrics::RequestMetrics>,
     pub config: Arc<HttpConfig>,
@@ -110,7 +111,7 @@ impl AppState {
             activity: ActivityTracker::new(store.clone(), config.cycles),
             operators: OperatorService::new(store.clone()),
             accounts: AccountService::new(store.clone()),
-            live: console::LiveFeed::default(),
+            console: console::ConsoleState::default(),
             metrics: Arc::new(metrics::RequestMetrics::new(
                 config.metrics_tenant_label_cap,
             )),

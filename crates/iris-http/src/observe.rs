@@ -191,7 +191,7 @@ pub(crate) async fn record_request(
     let resource_id = resource_id_of(&path, kind);
     let is_read = parts.method == axum::http::Method::GET;
     // Only while a live tail is open: otherwise the request path pays nothing for it.
-    let live = state.live.is_watched().then(|| {
+    let live = state.console.live.is_watched().then(|| {
         let target = parts
             .extensions
             .get::<axum::extract::OriginalUri>()
@@ -218,7 +218,7 @@ pub(crate) async fn record_request(
             .activity
             .note(name, tenant.0.get(), request_kind, failed);
         if let Some((method, target)) = live {
-            state.live.publish(crate::console::LiveRequest {
+            state.console.live.publish(crate::console::LiveRequest {
                 tenant: name.to_owned(),
                 at: iris_core::clock::now(),
                 method,

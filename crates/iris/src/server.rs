@@ -275,7 +275,12 @@ impl Background {
             .run(flush_every, std::future::pending::<()>());
         let purge_every = std::time::Duration::from_secs(config.log_purge_interval_seconds);
         let retention = state.log.clone().run_retention(purge_every);
-        let mut tasks = vec![tokio::spawn(flusher), tokio::spawn(retention)];
+        let sessions = purge_console_sessions(state.accounts.clone(), purge_every);
+        let mut tasks = vec![
+            tokio::spawn(flusher),
+            tokio::spawn(retention),
+            tokio::spawn(sessions),
+        ];
         if let Some(handle) = recorder {
             let every = std::time::Duration::from_secs(METRICS_UPKEEP_SECONDS);
             tasks.push(tokio::spawn(iris_http::metrics::run_upkeep(handle, every)));
@@ -290,6 +295,20 @@ impl Background {
         }
         if let Err(e) = self.activity.flush().await {
             tracing::error!(error = %e, "flushing provisioning activity at shutdown failed");
+        }
+    }
+}
+
+/// Deletes expired console sessions on the log's purge schedule (an expired session is refused
+/// whether or not its row is still there; this only keeps the table small).
+async fn purge_console_sessions(accounts: iris_core::AccountService, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match accounts.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sessions = n, "purged expired console sessions"),
+            Err(e) => tracing::warn!(error = %e, "purging expired console sessions failed"),
         }
     }
 }

@@ -202,7 +202,8 @@ async fn feed(
             },
             _ = ticks.tick() => {
                 polls += 1;
-                if polls % SESSION_CHECK_EVERY == 0 && !state.accounts.still_live(&session).await.unwrap_or(false) {
+                let check_session = polls.is_multiple_of(SESSION_CHECK_EVERY);
+                if check_session && !state.accounts.still_live(&session).await.unwrap_or(false) {
                     let _ = out.send(Event::default().event("ended").data("signed out")).await;
                     return;
                 }
@@ -243,7 +244,7 @@ pub async fn stream(
 ) -> ConsoleResult<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>> {
     let tenant = state.tenants.find(&name).await?;
     let (tx, rx) = mpsc::channel(256);
-    let requests = state.live.0.subscribe();
+    let requests = state.console.live.0.subscribe();
     let prefix = console.prefix().to_owned();
     tokio::spawn(feed(state, tenant, console.session, prefix, requests, tx));
     let events = futures::stream::unfold(rx, |mut rx| async move {

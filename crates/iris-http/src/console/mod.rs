@@ -21,6 +21,7 @@ mod log;
 mod session;
 mod sign_in;
 mod tenants;
+mod throttle;
 mod tokens;
 
 use axum::Router;
@@ -31,6 +32,14 @@ use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
 
 pub use live::{LiveFeed, LiveRequest};
+pub use throttle::SignInThrottle;
+
+/// What the console keeps per process: the live tail's feed and the sign-in brake.
+#[derive(Clone, Default)]
+pub struct ConsoleState {
+    pub live: LiveFeed,
+    pub sign_in_throttle: std::sync::Arc<SignInThrottle>,
+}
 
 use crate::AppState;
 

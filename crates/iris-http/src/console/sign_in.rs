@@ -138,10 +138,28 @@ pub async fn submit(
             secure,
         );
     }
+    let client = extensions.get::<crate::serve::ClientInfo>().map(|c| c.addr);
+    let throttle = &state.console.sign_in_throttle;
+    if let Some(wait) = client.and_then(|addr| throttle.wait(addr)) {
+        return too_many(
+            next,
+            format!(
+                "Too many failed sign-ins from your address: try again in {} seconds.",
+                wait.as_secs().max(1)
+            ),
+            wait.as_secs().max(1),
+            secure,
+        );
+    }
     let outcome = match state.accounts.sign_in(&form.name, &form.password).await {
         Ok(outcome) => outcome,
         Err(e) => return ConsoleError::from(e).into_response(),
     };
+    if outcome.is_err()
+        && let Some(addr) = client
+    {
+        throttle.failed(addr);
+    }
     match outcome {
         Ok(new_session) => {
             tracing::info!(account = %new_session.account, "console sign-in");
@@ -166,34 +184,43 @@ pub async fn submit(
         ),
         Err(SignInRefusal::LockedUntil(until)) => {
             let wait = seconds_until(&until);
-            let mut response = form_page(
-                StatusCode::TOO_MANY_REQUESTS,
+            too_many(
                 next,
-                Some((
-                    "error",
-                    format!(
-                        "Too many failed sign-ins: this account is locked for {wait} more seconds (until {} UTC).",
-                        until.get(..19).unwrap_or(&until).replace('T', " ")
-                    ),
-                )),
+                format!(
+                    "Too many failed sign-ins: this account is locked for {wait} more seconds (until {} UTC).",
+                    until.get(..19).unwrap_or(&until).replace('T', " ")
+                ),
+                wait,
                 secure,
-            );
-            if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
+            )
         }
     }
 }
 
-fn seconds_until(stored: &str) -> i64 {
-    time::OffsetDateTime::parse(stored, &time::format_description::well_known::Rfc3339)
-        .map(|until| {
+/// The sign-in page again with 429 and `Retry-After`.
+fn too_many(next: Option<&str>, message: String, wait: u64, secure: bool) -> Response {
+    let mut response = form_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        next,
+        Some(("error", message)),
+        secure,
+    );
+    if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+fn seconds_until(stored: &str) -> u64 {
+    time::OffsetDateTime::parse(stored, &time::format_description::well_known::Rfc3339).map_or(
+        1,
+        |until| {
             (until - time::OffsetDateTime::now_utc())
                 .whole_seconds()
                 .max(1)
-        })
-        .unwrap_or(1)
+                .unsigned_abs()
+        },
+    )
 }
 
 #[derive(Deserialize)]
