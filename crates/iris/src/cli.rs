@@ -57,7 +57,7 @@ pub enum Command {
         /// File to read; standard input if omitted.
         input: Option<PathBuf>,
     },
-    /// The admin API: operator tokens and its OpenAPI document.
+    /// Operators: admin API tokens, admin console accounts, the OpenAPI document.
     #[command(subcommand)]
     Admin(AdminCommand),
     /// The provisioning engine: sync a directory export into any SCIM endpoint (docs/sync.md).

@@ -99,7 +99,7 @@ fn create_form(console: &Console, value: &str, error: Option<&str>) -> Markup {
                 (csrf_input(console))
                 div.field {
                     label for="tenant-name" { "Tenant name" }
-                    input #tenant-name name="name" type="text" required pattern="[a-z0-9][a-z0-9-]{0,61}[a-z0-9]|[a-z0-9]"
+                    input #tenant-name name="name" type="text" required pattern="[a-z0-9]([a-z0-9\\-]{0,61}[a-z0-9])?"
                         value=(value) aria-describedby="tenant-name-help"
                         aria-invalid=[error.map(|_| "true")] autocapitalize="none" spellcheck="false";
                     p #tenant-name-help .help { "Lowercase letters, digits and '-'; it becomes part of the Tenant URL." }

@@ -449,7 +449,56 @@ async fn a_secret_is_shown_once(app: TestApp) -> TestApp {
     app
 }
 
+/// Without JavaScript every page works by plain GETs and forms; a bad SCIM filter or log filter is
+/// explained on the page (400), not a blank error.
+async fn pages_explain_bad_filters_and_find_what_exists(app: TestApp) -> TestApp {
+    let user = app
+        .create_user(
+            &serde_json::json!({"schemas": [crate::harness::USER], "userName": "ada@example.com"}),
+        )
+        .await;
+    let client = signed_in(&app).await;
+    let found = client
+        .get("/tenants/acme/users?filter=userName%20eq%20%22ada%40example.com%22")
+        .await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(
+        found
+            .text
+            .contains(&format!("/console/tenants/acme/users/{user}")),
+        "{}",
+        found.text
+    );
+    let bad = client.get("/tenants/acme/users?filter=bogus(").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text.contains("The filter was refused"), "{}", bad.text);
+    let page = client.get(&format!("/tenants/acme/users/{user}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Change history") && page.text.contains("Create"));
+    let log = client.get("/tenants/acme/log?since=yesterday").await;
+    assert_eq!(log.status, StatusCode::BAD_REQUEST);
+    assert!(log.text.contains("is not a time"), "{}", log.text);
+    let log = client
+        .get("/tenants/acme/log?status=success&action=create&since=2020-01-01T00%3A00")
+        .await;
+    assert_eq!(log.status, StatusCode::OK);
+    assert!(log.text.contains("ada@example.com"));
+    for missing in [
+        "/tenants/nope",
+        "/tenants/acme/users/nope",
+        "/tenants/acme/log/nope",
+    ] {
+        assert_eq!(
+            client.get(missing).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+    app
+}
+
 on_both_backends!(
+    pages_explain_bad_filters_and_find_what_exists,
     nothing_but_sign_in_answers_without_a_session,
     sessions_use_strict_http_only_cookies_and_end_at_sign_out,
     forms_need_the_sessions_csrf_token,
