@@ -90,3 +90,59 @@ pub fn failure(e: &ProvisioningEvent) -> Explanation {
     };
     Explanation { meaning, fix }
 }
+
+#[cfg(test)]
+mod tests {
+    use iris_core::provisioning::{Client, Operation, ProvisioningEvent, RequestContext};
+
+    use super::*;
+
+    fn refused(scim_type: Option<&str>, status: u16) -> ProvisioningEvent {
+        let context = RequestContext::new("req", Client::EntraId, "POST");
+        let mut e =
+            ProvisioningEvent::new(&context, Operation::Create, ResourceKind::User, "", "ada")
+                .with_status(status);
+        e.scim_type = scim_type.map(str::to_owned);
+        e
+    }
+
+    #[test]
+    fn each_kind_of_refusal_gets_its_own_advice() {
+        let cases = [
+            (Some("uniqueness"), 409, "matching attribute"),
+            (Some("invalidFilter"), 400, "filter on"),
+            (Some("invalidPath"), 400, "target attribute"),
+            (Some("mutability"), 400, "read-only"),
+            (Some("invalidValue"), 400, "default value"),
+            (Some("invalidSyntax"), 400, "expressions"),
+            (None, 404, "Restart provisioning"),
+            (None, 401, "Admin Credentials"),
+            (None, 429, "rate-limit"),
+            (None, 503, "server's log"),
+        ];
+        let mut fixes = std::collections::BTreeSet::new();
+        for (scim_type, status, expected) in cases {
+            let x = failure(&refused(scim_type, status));
+            assert!(
+                x.fix.contains(expected) || x.meaning.contains(expected),
+                "{scim_type:?} {status}: {}",
+                x.fix
+            );
+            fixes.insert(x.fix);
+        }
+        assert_eq!(fixes.len(), cases.len(), "no two share their advice");
+    }
+
+    #[test]
+    fn group_failures_point_at_the_group_mappings() {
+        let mut e = refused(Some("uniqueness"), 409);
+        e.resource_type = ResourceKind::Group;
+        let x = failure(&e);
+        assert!(
+            x.fix.contains("Provision Microsoft Entra ID Groups"),
+            "{}",
+            x.fix
+        );
+        assert!(x.fix.contains("displayName"), "{}", x.fix);
+    }
+}
