@@ -202,14 +202,70 @@ pub async fn groups(
     list_page(&state, &console, &name, ResourceKind::Group, query).await
 }
 
-/// A value as a person reads it: strings as they are, anything else as indented JSON.
+/// A value as a person reads it: scalars as they are; a multi-valued attribute as a list of its
+/// values with their type and primary flag; a complex one as its sub-attributes; anything deeper
+/// as indented JSON.
 fn value_markup(value: &Value) -> Markup {
     match value {
         Value::String(s) => html! { (s) },
         Value::Bool(b) => html! { (b) },
         Value::Number(n) => html! { (n.to_string()) },
         Value::Null => html! { span.muted { "null" } },
+        Value::Array(items) if items.iter().all(is_flat_object) => html! {
+            ul.values {
+                @for item in items {
+                    li { (flat_value(item)) }
+                }
+            }
+        },
+        Value::Object(map) if map.values().all(is_scalar) => html! {
+            ul.values {
+                @for (key, v) in map {
+                    li { span.muted { (key) ": " } (scalar_text(v)) }
+                }
+            }
+        },
         other => html! { pre { (serde_json::to_string_pretty(other).unwrap_or_default()) } },
+    }
+}
+
+fn is_scalar(value: &Value) -> bool {
+    !matches!(value, Value::Array(_) | Value::Object(_))
+}
+
+fn is_flat_object(value: &Value) -> bool {
+    value.as_object().is_some_and(|m| m.values().all(is_scalar))
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `alex@contoso.example (work, primary)`; an element without `value` lists its fields.
+fn flat_value(item: &Value) -> Markup {
+    let Some(map) = item.as_object() else {
+        return html! { (scalar_text(item)) };
+    };
+    let main = map
+        .get("value")
+        .or_else(|| map.get("display"))
+        .map(scalar_text);
+    let notes: Vec<String> = map
+        .iter()
+        .filter(|(k, _)| !["value", "display"].contains(&k.as_str()))
+        .filter_map(|(k, v)| match (k.as_str(), v) {
+            ("primary", Value::Bool(true)) => Some("primary".to_owned()),
+            ("primary", _) => None,
+            ("type", v) => Some(scalar_text(v)),
+            (k, v) => Some(format!("{k}: {}", scalar_text(v))),
+        })
+        .collect();
+    html! {
+        (main.unwrap_or_default())
+        @if !notes.is_empty() { " " span.muted { "(" (notes.join(", ")) ")" } }
     }
 }
 
