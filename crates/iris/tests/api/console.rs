@@ -483,6 +483,30 @@ async fn pages_explain_bad_filters_and_find_what_exists(app: TestApp) -> TestApp
         .await;
     assert_eq!(log.status, StatusCode::OK);
     assert!(log.text.contains("ada@example.com"));
+    // Cursor paging: two per page, three users, the next page has the third.
+    for name in ["bob@example.com", "cy@example.com"] {
+        app.create_user(&serde_json::json!({"schemas": [crate::harness::USER], "userName": name}))
+            .await;
+    }
+    let all = client.get("/tenants/acme/users?count=10").await;
+    assert!(all.text.contains("3 matches"), "{}", all.text);
+    let first = client.get("/tenants/acme/users?count=2").await;
+    let marker = "href=\"/console/tenants/acme/users?";
+    let at = first.text.find(marker).expect("a next-page link") + marker.len() - 1;
+    let href = &first.text[at..at + first.text[at..].find('"').unwrap()];
+    assert!(href.contains("cursor="), "{href}");
+    let second = client
+        .get(&format!(
+            "/tenants/acme/users{}",
+            href.replace("&amp;", "&")
+        ))
+        .await;
+    assert_eq!(second.status, StatusCode::OK);
+    let names = ["ada@", "bob@", "cy@"];
+    let on_first = names.iter().filter(|n| first.text.contains(*n)).count();
+    let on_second = names.iter().filter(|n| second.text.contains(*n)).count();
+    assert_eq!((on_first, on_second), (2, 1), "{}", second.text);
+    assert!(second.text.contains("Previous page"));
     for missing in [
         "/tenants/nope",
         "/tenants/acme/users/nope",
