@@ -26,10 +26,10 @@ const PATIENCE: Duration = Duration::from_secs(20);
 const ENTRA_AGENT: &str = "Azure AD SCIM Client (test)";
 
 fn executable(env: &str, candidates: &[&str]) -> Option<PathBuf> {
-    if let Ok(path) = std::env::var(env) {
-        return Some(PathBuf::from(path));
+    match std::env::var(env) {
+        Ok(path) => Some(PathBuf::from(path)).filter(|p| p.exists()),
+        Err(_) => candidates.iter().map(PathBuf::from).find(|p| p.exists()),
     }
-    candidates.iter().map(PathBuf::from).find(|p| p.exists())
 }
 
 /// Headless Chromium behind chromedriver, stopped when dropped.
