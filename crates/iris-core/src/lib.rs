@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod error;
 pub mod listing;
+pub mod oauth;
 pub mod offload;
 pub mod operators;
 pub mod provisioning;
@@ -16,6 +17,7 @@ pub mod transfer;
 
 pub use error::{CoreError, StoreError};
 pub use iris_scim::schema::ResourceKind;
+pub use oauth::OAuthService;
 pub use operators::{Operator, OperatorService};
 pub use provisioning::{ProvisioningLog, RequestContext};
 pub use resources::ResourceService;

@@ -12,6 +12,7 @@ mod health;
 mod in_flight;
 mod listing;
 pub mod metrics;
+pub mod oauth;
 mod observe;
 pub mod rate_limit;
 mod render;
@@ -31,7 +32,8 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use iris_core::provisioning::ActivityTracker;
 use iris_core::{
-    OperatorService, ProvisioningLog, ResourceKind, ResourceService, Store, TenantService,
+    OAuthService, OperatorService, ProvisioningLog, ResourceKind, ResourceService, Store,
+    TenantService,
 };
 use iris_scim::ScimError;
 use tower::ServiceExt;
@@ -73,6 +75,10 @@ pub struct HttpConfig {
     pub rate_limit_token: RateLimit,
     /// Requests served at once before further ones are shed with `503`; 0: no limit.
     pub max_in_flight_requests: usize,
+    /// How long an OAuth access token from `/oauth/token` lives.
+    pub oauth_token_lifetime: time::Duration,
+    /// The rate limit of `/oauth/token` requests per client address.
+    pub oauth_token_rate_limit: RateLimit,
 }
 
 /// Shared state of all handlers.
@@ -85,6 +91,9 @@ pub struct AppState {
     /// Requests counted into provisioning cycles (flushed by `iris serve`).
     pub activity: ActivityTracker,
     pub operators: OperatorService,
+    pub oauth: OAuthService,
+    /// The token endpoint's limit per client address.
+    oauth_rate: Arc<oauth::TokenRateLimit>,
     /// This server's request series and totals.
     pub metrics: Arc<metrics::RequestMetrics>,
     pub config: Arc<HttpConfig>,
@@ -101,6 +110,8 @@ impl AppState {
             log: ProvisioningLog::new(store.clone()),
             activity: ActivityTracker::new(store.clone(), config.cycles),
             operators: OperatorService::new(store.clone()),
+            oauth: OAuthService::new(store.clone()),
+            oauth_rate: Arc::new(oauth::TokenRateLimit::new(config.oauth_token_rate_limit)),
             metrics: Arc::new(metrics::RequestMetrics::new(
                 config.metrics_tenant_label_cap,
             )),
@@ -176,6 +187,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(&format!("{SCIM_PREFIX}/{{tenant}}"), scim)
         .merge(health::routes())
+        .merge(oauth::routes())
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,6 +7,7 @@
 //! makes, from a tenant an authenticated token or an operator's command produced.
 
 mod membership;
+mod oauth;
 mod operators;
 mod pages;
 mod records;
@@ -16,6 +17,7 @@ mod tenancy;
 use async_trait::async_trait;
 
 pub use membership::{DirectGroup, Member, MembershipChange, MembershipStore};
+pub use oauth::{OAuthClientRow, OAuthSecretRow, OAuthStore};
 pub use operators::{OperatorStore, OperatorTokenRow};
 pub use pages::{ListPage, ListQuery, PageStart, SortKey, SortOrder};
 pub use records::RecordStore;
@@ -32,7 +34,15 @@ use crate::error::StoreError;
 /// A database Iris runs on: every part of the seam, plus what operating it needs.
 #[async_trait]
 pub trait Store:
-    TenantStore + ResourceStore + MembershipStore + RecordStore + OperatorStore + Send + Sync + 'static
+    TenantStore
+    + ResourceStore
+    + MembershipStore
+    + RecordStore
+    + OperatorStore
+    + OAuthStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`, for logs and readiness output.
     fn backend_name(&self) -> &'static str;

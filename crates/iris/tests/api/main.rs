@@ -28,6 +28,8 @@ mod limits;
 mod logs_and_admin;
 mod membership_versions;
 mod metrics;
+mod oauth;
+mod oauth_cli;
 mod operator;
 mod paging;
 mod patch_properties;
