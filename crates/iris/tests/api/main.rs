@@ -23,6 +23,7 @@ mod filters;
 mod forwarded;
 mod groups;
 mod groups_bench;
+mod isolation;
 mod large_values_properties;
 mod limits;
 mod logs_and_admin;
