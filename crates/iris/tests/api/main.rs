@@ -34,6 +34,7 @@ mod oauth_cli;
 mod operator;
 mod paging;
 mod patch_properties;
+mod pg_restart;
 mod provisioning_log;
 mod rate_limits;
 mod rejected_requests;
