@@ -21,6 +21,7 @@ mod errors;
 mod fault_proxy;
 mod filters;
 mod forwarded;
+mod fuzz_corpus;
 mod groups;
 mod groups_bench;
 mod isolation;
