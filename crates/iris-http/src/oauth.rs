@@ -13,6 +13,8 @@
 //! 256-bit random values, so the limit protects the database more than the secrets.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -46,10 +48,16 @@ pub fn routes() -> Router<AppState> {
     Router::new().route(TOKEN_PATH, post(token).fallback(wrong_method))
 }
 
+/// How often addresses back at a full burst are swept out of the limiter.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The token endpoint's limiter, keyed by client address.
 pub struct TokenRateLimit {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     clock: DefaultClock,
+    started: Instant,
+    /// Milliseconds after `started` of the last sweep.
+    swept_at: AtomicU64,
 }
 
 impl TokenRateLimit {
@@ -57,6 +65,25 @@ impl TokenRateLimit {
         Self {
             limiter: setting.quota().map(RateLimiter::dashmap),
             clock: DefaultClock::default(),
+            started: Instant::now(),
+            swept_at: AtomicU64::new(0),
+        }
+    }
+
+    /// Keeps memory bounded by the addresses seen in the last minute: the request that finds a
+    /// sweep due does it, the others go on.
+    fn sweep_when_due(&self, limiter: &DefaultKeyedRateLimiter<IpAddr>) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.swept_at.load(Ordering::Relaxed);
+        let interval = u64::try_from(SWEEP_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        if now.saturating_sub(last) >= interval
+            && self
+                .swept_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
         }
     }
 
@@ -65,9 +92,7 @@ impl TokenRateLimit {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        if limiter.len() > 10_000 {
-            limiter.retain_recent();
-        }
+        self.sweep_when_due(limiter);
         limiter.check_key(&addr).map_err(|at| {
             let wait = at.wait_time_from(self.clock.now());
             (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)

@@ -18,7 +18,12 @@ fn the_http_request_corpus_replays_cleanly() {
         .collect();
     files.sort();
     // An empty or missing corpus would make this test pass vacuously.
-    assert!(files.len() >= 30, "{} holds only {} files", dir.display(), files.len());
+    assert!(
+        files.len() >= 30,
+        "{} holds only {} files",
+        dir.display(),
+        files.len()
+    );
     let mut failures = Vec::new();
     for path in &files {
         let bytes = std::fs::read(path).unwrap();
