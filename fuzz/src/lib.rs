@@ -3,3 +3,4 @@
 //! through the same functions, so CI runs the corpora without nightly.
 
 pub mod checks;
+pub mod http;

@@ -17,6 +17,10 @@ pub enum StoreError {
     /// database) more often than the store retries it: safe to retry later.
     #[error("the database is busy: {0}")]
     Busy(String),
+    /// The database cannot be reached (down, restarting, no connection in time): safe to
+    /// retry once it is back.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
     Database(String),
 }
@@ -45,6 +49,11 @@ impl CoreError {
                 503,
                 None,
                 "the database is busy with concurrent changes to the same resources; retry",
+            ),
+            Self::Store(StoreError::Unavailable(_)) => ScimError::new(
+                503,
+                None,
+                "the database is unavailable at the moment; retry shortly",
             ),
             Self::Store(StoreError::Database(_)) => ScimError::internal(),
         }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::CoreResult;
-use crate::store::{ListPage, ListQuery, PageStart, SortKey, SortOrder};
+use crate::store::{ListPage, ListQuery, PageStart, SortKey, SortOrder, TenantScope};
 
 /// Paging limits advertised in ServiceProviderConfig.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +89,7 @@ pub(crate) struct PreparedList {
 impl PreparedList {
     /// Parses and resolves the list parameters for resources of type `rt`.
     pub(crate) fn new(
+        tenant: &TenantScope,
         rt: &'static ResourceType,
         params: &ListParams,
         filter_limits: &FilterLimits,
@@ -138,7 +139,7 @@ impl PreparedList {
                     .into());
                 }
                 let count = cursor_count(params.count, page_limits)?;
-                let fingerprint = fingerprint(rt, params, sort_by.as_ref(), sort_order);
+                let fingerprint = fingerprint(tenant, rt, params, sort_by.as_ref(), sort_order);
                 let (key, backward) = decode_cursor(cursor, &fingerprint)?;
                 let paging = Paging::Cursor {
                     key,
@@ -285,15 +286,20 @@ fn decode_cursor(cursor: &str, fingerprint: &str) -> ScimResult<(Option<SortKey>
     Ok((Some(token.k), token.b))
 }
 
-/// What a cursor's query must match: resource type, filter, sort attribute and order. The page
-/// size may change between pages (RFC 9865 lets clients vary `count`).
+/// What a cursor's query must match: tenant, resource type, filter, sort attribute and order. The
+/// page size may change between pages (RFC 9865 lets clients vary `count`). The tenant is part of
+/// it so that one tenant's cursor is `invalidCursor` for every other tenant, rather than a
+/// position in their list.
 fn fingerprint(
+    tenant: &TenantScope,
     rt: &ResourceType,
     params: &ListParams,
     sort_by: Option<&ResolvedAttr>,
     sort_order: SortOrder,
 ) -> String {
     let mut hasher = Sha256::new();
+    hasher.update(tenant.tenant_id().as_bytes());
+    hasher.update([0]);
     hasher.update(rt.name.as_bytes());
     hasher.update([0]);
     hasher.update(
@@ -345,13 +351,23 @@ mod tests {
     }
 
     fn prepare(rt: &'static ResourceType, p: &ListParams) -> CoreResult<PreparedList> {
-        PreparedList::new(rt, p, &FilterLimits::default(), PageLimits::default())
+        PreparedList::new(
+            &tenant(),
+            rt,
+            p,
+            &FilterLimits::default(),
+            PageLimits::default(),
+        )
+    }
+
+    fn tenant() -> TenantScope {
+        TenantScope::new(crate::store::TenantId::from_row("t1".to_owned()))
     }
 
     #[test]
     fn a_cursor_round_trips_only_with_the_query_it_was_issued_for() {
         let p = params("userName sw \"a\"", "");
-        let fp = fingerprint(user_type(), &p, None, SortOrder::Ascending);
+        let fp = fingerprint(&tenant(), user_type(), &p, None, SortOrder::Ascending);
         let key = SortKey {
             value: Some(json!("ann")),
             id: "0192".to_owned(),

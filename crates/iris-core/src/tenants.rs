@@ -119,6 +119,25 @@ pub enum AuthFailure {
     Invalid,
     /// The token was valid until this instant (stored format).
     Expired(String),
+    /// The OAuth access token was valid until this instant: the client should obtain a new one.
+    AccessTokenExpired(String),
+}
+
+/// Who a request authenticated as.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub tenant: Tenant,
+    pub token_id: String,
+    /// For an OAuth access token, the client that obtained it.
+    pub oauth_client_id: Option<String>,
+}
+
+impl Authenticated {
+    /// What the per-token rate limit is keyed by: the client for OAuth access tokens (a client
+    /// that obtains a new token every hour, or every second, keeps one budget), else the token.
+    pub fn rate_key(&self) -> &str {
+        self.oauth_client_id.as_deref().unwrap_or(&self.token_id)
+    }
 }
 
 #[derive(Clone)]
@@ -223,6 +242,7 @@ impl TenantService {
             last_used: None,
             revoked_at: None,
             expires_at,
+            oauth_client_id: None,
         };
         self.store.insert_token(&row).await?;
         Ok(issued)
@@ -311,12 +331,12 @@ impl TenantService {
 
     /// Authenticates a bearer token for the tenant named in the URL. The token must exist, be
     /// unrevoked and unexpired, belong to that tenant, and the tenant must be enabled. Returns the
-    /// tenant and the token's id.
+    /// tenant, the token's id and, for an OAuth access token, its client.
     pub async fn authenticate(
         &self,
         tenant_name: &str,
         bearer: Option<&str>,
-    ) -> Result<(Tenant, String), Result<AuthFailure, StoreError>> {
+    ) -> Result<Authenticated, Result<AuthFailure, StoreError>> {
         let Some(bearer) = bearer else {
             return Err(Ok(AuthFailure::Missing));
         };
@@ -345,9 +365,17 @@ impl TenantService {
         if let Some(at) = token.expires_at
             && at <= clock::now()
         {
-            return Err(Ok(AuthFailure::Expired(at)));
+            return Err(Ok(if token.oauth_client_id.is_some() {
+                AuthFailure::AccessTokenExpired(at)
+            } else {
+                AuthFailure::Expired(at)
+            }));
         }
-        Ok((Tenant::from_row(tenant), token.id))
+        Ok(Authenticated {
+            tenant: Tenant::from_row(tenant),
+            token_id: token.id,
+            oauth_client_id: token.oauth_client_id,
+        })
     }
 
     /// Records that a token was used (best effort; callers throttle).

@@ -16,6 +16,9 @@ pub enum TokenKind {
     Tenant,
     /// An operator's token, for the admin API.
     Operator,
+    /// An OAuth client's secret: it only obtains access tokens at `/oauth/token`, and is never
+    /// itself a bearer token.
+    ClientSecret,
 }
 
 impl TokenKind {
@@ -23,6 +26,7 @@ impl TokenKind {
         match self {
             Self::Tenant => "iris_",
             Self::Operator => "irisop_",
+            Self::ClientSecret => "iriscs_",
         }
     }
 }
@@ -63,6 +67,13 @@ impl std::fmt::Debug for IssuedToken {
             .field("id", &self.id)
             .finish_non_exhaustive()
     }
+}
+
+/// A fresh random public id (16 hex characters).
+pub fn random_id() -> TokenId {
+    let mut id = [0u8; ID_BYTES];
+    rand::rng().fill_bytes(&mut id);
+    TokenId(hex(&id))
 }
 
 /// A new tenant token.
@@ -158,6 +169,17 @@ mod tests {
         let (id, secret) = split_kind(TokenKind::Operator, &operator.token).unwrap();
         assert_eq!(id, operator.id);
         assert!(secret_matches(secret, &operator.secret_hash));
+    }
+
+    #[test]
+    fn client_secrets_are_never_bearer_tokens() {
+        let secret = generate_kind(TokenKind::ClientSecret);
+        assert!(secret.token.starts_with("iriscs_"));
+        assert!(split(&secret.token).is_none());
+        assert!(split_kind(TokenKind::Operator, &secret.token).is_none());
+        let (id, raw) = split_kind(TokenKind::ClientSecret, &secret.token).unwrap();
+        assert_eq!(id, secret.id);
+        assert!(secret_matches(raw, &secret.secret_hash));
     }
 
     #[test]

@@ -306,6 +306,7 @@ impl TransferService {
                         last_used,
                         revoked_at,
                         expires_at,
+                        oauth_client_id: None,
                     };
                     self.store.insert_token(&row).await?;
                     summary.tokens += 1;

@@ -21,8 +21,14 @@ impl From<ScimError> for ApiError {
 
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
-        if let CoreError::Store(StoreError::Database(cause)) = &e {
-            tracing::error!(error = %cause, "store failure");
+        match &e {
+            CoreError::Store(StoreError::Database(cause)) => {
+                tracing::error!(error = %cause, "store failure");
+            }
+            CoreError::Store(StoreError::Unavailable(cause)) => {
+                tracing::warn!(error = %cause, "the database is unavailable");
+            }
+            _ => {}
         }
         Self(e.to_scim())
     }
@@ -46,6 +52,12 @@ impl IntoResponse for ApiError {
         }
         let mut response = scim_json(status, &shown.to_json());
         response.extensions_mut().insert(self.0);
+        // A 503 is always worth retrying (a busy or unreachable database): say when.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -52,18 +52,21 @@ impl FromRequestParts<AppState> for TenantAuth {
             .map_or_else(|| parts.uri.path().to_owned(), |u| u.path().to_owned());
         let tenant_name = tenant_segment(&path).unwrap_or_default();
         match state.tenants.authenticate(tenant_name, bearer(parts)).await {
-            Ok((tenant, token_id)) => {
-                state.note_token_use(&token_id);
+            Ok(who) => {
+                // An access token lives an hour at most: its last use is not worth a write.
+                if who.oauth_client_id.is_none() {
+                    state.note_token_use(&who.token_id);
+                }
                 if let Some(slot) = parts
                     .extensions
                     .get::<crate::observe::AuthenticatedTenant>()
                 {
-                    slot.set(&tenant);
+                    slot.set(&who.tenant);
                 }
                 // Before any database work of the request itself.
-                match state.rate_limits.check(&tenant, &token_id) {
-                    Ok(()) => Ok(Self(tenant)),
-                    Err(refusal) => Err(refusal.into_response(&tenant)),
+                match state.rate_limits.check(&who.tenant, who.rate_key()) {
+                    Ok(()) => Ok(Self(who.tenant)),
+                    Err(refusal) => Err(refusal.into_response(&who.tenant)),
                 }
             }
             Err(Ok(AuthFailure::Missing)) => Err(unauthorized(
@@ -74,6 +77,9 @@ impl FromRequestParts<AppState> for TenantAuth {
             )),
             Err(Ok(AuthFailure::Expired(at))) => Err(unauthorized(format!(
                 "the bearer token expired at {at}: issue a new one (`iris token issue`) and update the identity provider"
+            ))),
+            Err(Ok(AuthFailure::AccessTokenExpired(at))) => Err(unauthorized(format!(
+                "the OAuth access token expired at {at}: obtain a new one from /oauth/token"
             ))),
             Err(Err(store)) => Err(ApiError::from(store).into_response()),
         }

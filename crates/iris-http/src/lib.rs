@@ -13,6 +13,7 @@ mod health;
 mod in_flight;
 mod listing;
 pub mod metrics;
+pub mod oauth;
 mod observe;
 pub mod rate_limit;
 mod render;
@@ -32,7 +33,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use iris_core::provisioning::ActivityTracker;
 use iris_core::{
-    AccountService, OperatorService, ProvisioningLog, ResourceKind, ResourceService, Store,
+    AccountService, OAuthService, OperatorService, ProvisioningLog, ResourceKind, ResourceService, Store,
     TenantService,
 };
 use iris_scim::ScimError;
@@ -77,6 +78,10 @@ pub struct HttpConfig {
     pub rate_limit_token: RateLimit,
     /// Requests served at once before further ones are shed with `503`; 0: no limit.
     pub max_in_flight_requests: usize,
+    /// How long an OAuth access token from `/oauth/token` lives.
+    pub oauth_token_lifetime: time::Duration,
+    /// The rate limit of `/oauth/token` requests per client address.
+    pub oauth_token_rate_limit: RateLimit,
 }
 
 /// Shared state of all handlers.
@@ -94,6 +99,9 @@ pub struct AppState {
     /// The console's per-process state: the live tail's feed (requests are published only while
     /// someone watches) and the brake on failed sign-ins.
     pub console: console::ConsoleState,
+    pub oauth: OAuthService,
+    /// The token endpoint's limit per client address.
+    oauth_rate: Arc<oauth::TokenRateLimit>,
     /// This server's request series and totals.
     pub metrics: Arc<metrics::RequestMetrics>,
     pub config: Arc<HttpConfig>,
@@ -112,6 +120,8 @@ impl AppState {
             operators: OperatorService::new(store.clone()),
             accounts: AccountService::new(store.clone()),
             console: console::ConsoleState::default(),
+            oauth: OAuthService::new(store.clone()),
+            oauth_rate: Arc::new(oauth::TokenRateLimit::new(config.oauth_token_rate_limit)),
             metrics: Arc::new(metrics::RequestMetrics::new(
                 config.metrics_tenant_label_cap,
             )),
@@ -191,6 +201,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(&format!("{SCIM_PREFIX}/{{tenant}}"), scim)
         .merge(health::routes())
+        .merge(oauth::routes())
         .merge(admin)
         .merge(console)
         .fallback(not_found)

@@ -113,6 +113,14 @@ fn describe() {
         "Requests refused with 429, by tenant (capped, then 'other') and the limit reached (tenant, token)"
     );
     metrics::describe_counter!(
+        crate::oauth::ISSUED,
+        "OAuth access tokens issued at /oauth/token"
+    );
+    metrics::describe_counter!(
+        crate::oauth::REFUSED,
+        "Token requests refused at /oauth/token, by RFC 6749 error code"
+    );
+    metrics::describe_counter!(
         SHED,
         "Requests refused with 503 because the in-flight limit was reached"
     );

@@ -46,7 +46,7 @@ impl RateLimit {
 
     /// The limiter's quota; `None` when the limit is off. A burst below the rate is raised to it
     /// (a second's worth of requests may always come at once).
-    fn quota(self) -> Option<Quota> {
+    pub(crate) fn quota(self) -> Option<Quota> {
         let rate = NonZeroU32::new(self.per_second)?;
         let burst = NonZeroU32::new(self.burst.max(self.per_second)).unwrap_or(rate);
         Some(Quota::per_second(rate).allow_burst(burst))

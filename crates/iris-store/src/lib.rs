@@ -10,6 +10,7 @@ mod events_sql;
 mod filter_sql;
 mod listing_sql;
 mod membership_sql;
+mod oauth_sql;
 mod operators_sql;
 mod resources_sql;
 mod rows;

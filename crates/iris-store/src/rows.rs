@@ -16,8 +16,12 @@ pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyA
 /// transaction on that connection, that one runs again), a busy or locked database.
 const TRANSIENT_CODES: [&str; 7] = ["40P01", "40001", "57014", "5", "6", "517", "261"];
 
+/// SQLSTATE classes of a server that is going away or cannot be reached: `08` connection
+/// exceptions, `57P` operator intervention (shutdown, crash, not accepting connections yet).
+const UNAVAILABLE_CLASSES: [&str; 2] = ["08", "57P"];
+
 /// Maps a driver error by kind, never by message: uniqueness violations, transient conflicts,
-/// everything else.
+/// a database that cannot be reached, everything else.
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
@@ -27,6 +31,21 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
         {
             StoreError::Busy(e.to_string())
         }
+        sqlx::Error::Database(d)
+            if d.code().is_some_and(|code| {
+                UNAVAILABLE_CLASSES
+                    .iter()
+                    .any(|class| code.starts_with(class))
+            }) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        // The connection broke, none could be opened or taken from the pool in time.
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Database(e.to_string()),
     }
 }

@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::rows::db_error;
 use crate::sql_store::SqlStore;
 
-fn tenant_from_row(row: &AnyRow, prefix: &str) -> Result<TenantRow, sqlx::Error> {
+pub(crate) fn tenant_from_row(row: &AnyRow, prefix: &str) -> Result<TenantRow, sqlx::Error> {
     Ok(TenantRow {
         id: TenantId::from_row(row.try_get(format!("{prefix}id").as_str())?),
         name: row.try_get(format!("{prefix}name").as_str())?,
@@ -29,6 +29,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRow, sqlx::Error> {
         last_used: row.try_get("last_used")?,
         revoked_at: row.try_get("revoked_at")?,
         expires_at: row.try_get("expires_at")?,
+        oauth_client_id: row.try_get("oauth_client_id")?,
     })
 }
 
@@ -36,8 +37,7 @@ fn retention(days: i64) -> u32 {
     u32::try_from(days.max(1)).unwrap_or(u32::MAX)
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, tenant_id, label, secret_hash, created, last_used, revoked_at, expires_at";
+const TOKEN_COLUMNS: &str = "id, tenant_id, label, secret_hash, created, last_used, revoked_at, expires_at, oauth_client_id";
 
 #[async_trait]
 impl TenantStore for SqlStore {
@@ -114,6 +114,9 @@ impl TenantStore for SqlStore {
             "DELETE FROM user_values WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM tokens WHERE tenant_id = $1",
+            "DELETE FROM oauth_client_secrets WHERE client_id IN \
+             (SELECT id FROM oauth_clients WHERE tenant_id = $1)",
+            "DELETE FROM oauth_clients WHERE tenant_id = $1",
             "DELETE FROM tenants WHERE id = $1",
         ] {
             sqlx::query(sql)
@@ -148,8 +151,9 @@ impl TenantStore for SqlStore {
     }
 
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRow>, StoreError> {
-        let sql =
-            format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 ORDER BY created, id");
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 AND oauth_client_id IS NULL ORDER BY created, id"
+        );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(tenant.as_str().to_owned())
             .fetch_all(&self.reader)
@@ -178,7 +182,7 @@ impl TenantStore for SqlStore {
     ) -> Result<Option<(TokenRow, TenantRow)>, StoreError> {
         let row = sqlx::query(
             "SELECT t.id, t.tenant_id, t.label, t.secret_hash, t.created, t.last_used, t.revoked_at, t.expires_at, \
-                    n.id AS tenant_id2, n.name AS tenant_name, n.created AS tenant_created, \
+                    t.oauth_client_id, n.id AS tenant_id2, n.name AS tenant_name, n.created AS tenant_created, \
                     n.disabled_at AS tenant_disabled_at, n.log_retention_days AS tenant_log_retention_days \
              FROM tokens t JOIN tenants n ON n.id = t.tenant_id WHERE t.id = $1",
         )
@@ -218,7 +222,7 @@ impl TenantStore for SqlStore {
         let rows = sqlx::query(
             "SELECT n.name AS name, COUNT(*) AS expiring FROM tokens t \
              JOIN tenants n ON n.id = t.tenant_id \
-             WHERE t.revoked_at IS NULL AND t.expires_at > $1 AND t.expires_at <= $2 \
+             WHERE t.revoked_at IS NULL AND t.oauth_client_id IS NULL AND t.expires_at > $1 AND t.expires_at <= $2 \
              GROUP BY n.name ORDER BY n.name",
         )
         .bind(after.to_owned())

@@ -45,6 +45,10 @@ pub enum Command {
     /// Issue, list and revoke a tenant's bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// OAuth 2.0 client credentials: clients and secrets that obtain short-lived access tokens
+    /// at /oauth/token.
+    #[command(subcommand)]
+    Oauth(OauthCommand),
     /// Write a tenant (its tokens as hashes, and all its resources) as JSON Lines.
     Export {
         tenant: String,
@@ -219,6 +223,20 @@ pub struct ServeArgs {
     #[arg(long, env = "IRIS_MAX_IN_FLIGHT_REQUESTS")]
     pub max_in_flight_requests: Option<usize>,
 
+    /// Minutes an OAuth access token issued at /oauth/token lives (default 60, at most 1440;
+    /// Entra expects 60 minutes to 6 hours).
+    #[arg(long, env = "IRIS_OAUTH_TOKEN_LIFETIME_MINUTES")]
+    pub oauth_token_lifetime_minutes: Option<u32>,
+
+    /// Token requests per second each client address may send to /oauth/token (default 2;
+    /// 0: no limit); beyond it and its burst, answered 429 with Retry-After.
+    #[arg(long, env = "IRIS_OAUTH_TOKEN_RATE_PER_SECOND")]
+    pub oauth_token_rate_per_second: Option<u32>,
+
+    /// Token requests each client address may send at once on top of its rate (default 20).
+    #[arg(long, env = "IRIS_OAUTH_TOKEN_BURST")]
+    pub oauth_token_burst: Option<u32>,
+
     /// Quiet seconds that end a provisioning cycle (default 300).
     #[arg(long, env = "IRIS_CYCLE_IDLE_SECONDS")]
     pub cycle_idle_seconds: Option<u64>,
@@ -349,4 +367,51 @@ pub enum OperatorTokenCommand {
     },
     /// Revoke an operator token by id; it is refused from the next request on, by every process.
     Revoke { token_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// Manage a tenant's OAuth clients.
+    #[command(subcommand)]
+    Client(OauthClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthClientCommand {
+    /// Create an OAuth client for a tenant; prints its client id and first secret (shown once).
+    Create {
+        tenant: String,
+        /// A note to recognise the client by in `oauth client list`.
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a tenant's OAuth clients and their secrets (ids and last use; never secrets).
+    List {
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a client: its secrets and every access token it obtained are refused at once.
+    Revoke { client_id: String },
+    /// Add or revoke a client's secrets (several may be live at once, for rotation).
+    #[command(subcommand)]
+    Secret(OauthSecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthSecretCommand {
+    /// Add a secret to a client; it is shown only this once.
+    Add {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one secret: it obtains no more tokens, and the access tokens it obtained are
+    /// refused at once.
+    Revoke {
+        client_id: String,
+        secret_id: String,
+    },
 }

@@ -67,9 +67,26 @@ pub struct Config {
     pub rate_limit_token_burst: u32,
     /// Requests served at once before further ones are shed with `503`; 0: no limit.
     pub max_in_flight_requests: usize,
+    /// Minutes an OAuth access token from /oauth/token lives (1 to 1440).
+    pub oauth_token_lifetime_minutes: u32,
+    /// Token requests per second each client address may send to /oauth/token; 0: no limit.
+    pub oauth_token_rate_per_second: u32,
+    /// Token requests each client address may send at once on top of its rate.
+    pub oauth_token_burst: u32,
 }
 
 impl Config {
+    pub fn oauth_token_rate_limit(&self) -> iris_http::RateLimit {
+        iris_http::RateLimit {
+            per_second: self.oauth_token_rate_per_second,
+            burst: self.oauth_token_burst,
+        }
+    }
+
+    pub fn oauth_token_lifetime(&self) -> time::Duration {
+        time::Duration::minutes(i64::from(self.oauth_token_lifetime_minutes))
+    }
+
     /// How requests are grouped into cycles.
     pub fn tenant_rate_limit(&self) -> iris_http::RateLimit {
         iris_http::RateLimit {
@@ -126,6 +143,10 @@ impl Default for Config {
             rate_limit_token_per_second: 0,
             rate_limit_token_burst: 0,
             max_in_flight_requests: 512,
+            // Entra asks for a token about once an hour; guessing gets a few tries a second.
+            oauth_token_lifetime_minutes: 60,
+            oauth_token_rate_per_second: 2,
+            oauth_token_burst: 20,
         }
     }
 }
@@ -185,6 +206,12 @@ struct Overrides {
     rate_limit_token_burst: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_in_flight_requests: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oauth_token_lifetime_minutes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oauth_token_rate_per_second: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oauth_token_burst: Option<u32>,
 }
 
 impl Config {
@@ -219,6 +246,9 @@ impl Config {
             overrides.rate_limit_token_per_second = serve.rate_limit_token_per_second;
             overrides.rate_limit_token_burst = serve.rate_limit_token_burst;
             overrides.max_in_flight_requests = serve.max_in_flight_requests;
+            overrides.oauth_token_lifetime_minutes = serve.oauth_token_lifetime_minutes;
+            overrides.oauth_token_rate_per_second = serve.oauth_token_rate_per_second;
+            overrides.oauth_token_burst = serve.oauth_token_burst;
         }
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &cli.config {
@@ -277,6 +307,12 @@ impl Config {
             bail!("tls_cert and tls_key go together: give both (HTTPS) or neither (HTTP)");
         }
         self.trusted_proxies()?;
+        if !(1..=1440).contains(&self.oauth_token_lifetime_minutes) {
+            bail!(
+                "oauth_token_lifetime_minutes must be 1 to 1440, not {}",
+                self.oauth_token_lifetime_minutes
+            );
+        }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod log_cli;
+pub mod oauth_cli;
 pub mod operator;
 pub mod server;
 pub mod sync_cli;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant(c) => admin::tenant(&config, c).await,
         Command::Token(c) => admin::token(&config, c).await,
+        Command::Oauth(c) => oauth_cli::oauth(&config, c).await,
         Command::Export { tenant, output } => {
             admin::export(&config, &tenant, output.as_deref()).await
         }

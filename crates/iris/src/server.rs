@@ -169,6 +169,8 @@ pub async fn serve_with_reloads(
         rate_limit_tenant: config.tenant_rate_limit(),
         rate_limit_token: config.token_rate_limit(),
         max_in_flight_requests: config.max_in_flight_requests,
+        oauth_token_lifetime: config.oauth_token_lifetime(),
+        oauth_token_rate_limit: config.oauth_token_rate_limit(),
     };
     let state = AppState::new(store.clone(), resources, http);
     let background = Background::start(config, &state, recorder.clone());
@@ -276,10 +278,13 @@ impl Background {
         let purge_every = std::time::Duration::from_secs(config.log_purge_interval_seconds);
         let retention = state.log.clone().run_retention(purge_every);
         let sessions = purge_console_sessions(state.accounts.clone(), purge_every);
+        // Expired OAuth access tokens go on the same schedule as old provisioning events.
+        let access_tokens = state.oauth.clone().run_purge(purge_every);
         let mut tasks = vec![
             tokio::spawn(flusher),
             tokio::spawn(retention),
             tokio::spawn(sessions),
+            tokio::spawn(access_tokens),
         ];
         if let Some(handle) = recorder {
             let every = std::time::Duration::from_secs(METRICS_UPKEEP_SECONDS);

@@ -139,6 +139,7 @@ impl ResourceService {
         params: &ListParams,
     ) -> CoreResult<ListResult> {
         let prepared = PreparedList::new(
+            tenant.scope(),
             kind.resource_type(),
             params,
             &self.filter_limits,

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod membership;
+mod oauth;
 mod operators;
 mod pages;
 mod records;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 
 pub use accounts::{AccountRow, AccountStore, SessionRow};
 pub use membership::{DirectGroup, Member, MembershipChange, MembershipStore};
+pub use oauth::{OAuthClientRow, OAuthSecretRow, OAuthStore};
 pub use operators::{OperatorStore, OperatorTokenRow};
 pub use pages::{ListPage, ListQuery, PageStart, SortKey, SortOrder};
 pub use records::RecordStore;
@@ -40,6 +42,7 @@ pub trait Store:
     + RecordStore
     + OperatorStore
     + AccountStore
+    + OAuthStore
     + Send
     + Sync
     + 'static

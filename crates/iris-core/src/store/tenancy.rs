@@ -85,6 +85,8 @@ pub struct TokenRow {
     pub revoked_at: Option<String>,
     /// When the token stops working (stored format); `None` for a token that never expires.
     pub expires_at: Option<String>,
+    /// For an OAuth access token: the client that obtained it (`None` for a tenant token).
+    pub oauth_client_id: Option<String>,
 }
 
 /// Tenants and tokens: what operators manage and every request authenticates against.
@@ -104,6 +106,7 @@ pub trait TenantStore: Send + Sync {
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<(), StoreError>;
 
     async fn insert_token(&self, token: &TokenRow) -> Result<(), StoreError>;
+    /// The tenant's own tokens (never the OAuth access tokens issued to its clients).
     async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRow>, StoreError>;
     /// Marks a token revoked; `false` if no live token has that id.
     async fn revoke_token(&self, token_id: &str, at: &str) -> Result<bool, StoreError>;
@@ -114,7 +117,7 @@ pub trait TenantStore: Send + Sync {
         token_id: &str,
     ) -> Result<Option<(TokenRow, TenantRow)>, StoreError>;
     async fn touch_token(&self, token_id: &str, at: &str) -> Result<(), StoreError>;
-    /// For each tenant with live tokens expiring in `(after, until]`: its name and how many.
+    /// For each tenant with live tokens (not OAuth access tokens) expiring in `(after, until]`: its name and how many.
     async fn tokens_expiring(
         &self,
         after: &str,

@@ -33,9 +33,11 @@ impl FromRequestParts<AppState> for OperatorAuth {
             Err(Ok(AuthFailure::Missing)) => Err(AdminError::unauthorized(
                 "authentication required: send 'Authorization: Bearer <operator token>' (from `iris admin token issue`)",
             )),
-            Err(Ok(AuthFailure::Invalid | AuthFailure::Expired(_))) => Err(
-                AdminError::unauthorized("the bearer token is not a valid operator token"),
-            ),
+            Err(Ok(
+                AuthFailure::Invalid | AuthFailure::Expired(_) | AuthFailure::AccessTokenExpired(_),
+            )) => Err(AdminError::unauthorized(
+                "the bearer token is not a valid operator token",
+            )),
             Err(Err(store)) => Err(store.into()),
         }
     }

@@ -109,8 +109,14 @@ impl From<ScimError> for AdminError {
 
 impl From<CoreError> for AdminError {
     fn from(e: CoreError) -> Self {
-        if let CoreError::Store(StoreError::Database(cause)) = &e {
-            tracing::error!(error = %cause, "store failure");
+        match &e {
+            CoreError::Store(StoreError::Database(cause)) => {
+                tracing::error!(error = %cause, "store failure");
+            }
+            CoreError::Store(StoreError::Unavailable(cause)) => {
+                tracing::warn!(error = %cause, "the database is unavailable");
+            }
+            _ => {}
         }
         e.to_scim().into()
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 pub const IRIS: &str = env!("CARGO_BIN_EXE_iris");
 
 /// Settings that would leak in from the environment of whoever runs the suite.
-pub const IRIS_ENV: [&str; 21] = [
+pub const IRIS_ENV: [&str; 24] = [
     "IRIS_CONFIG",
     "IRIS_DATABASE_URL",
     "IRIS_PUBLIC_URL",
@@ -34,6 +34,9 @@ pub const IRIS_ENV: [&str; 21] = [
     "IRIS_TLS_CERT",
     "IRIS_TLS_KEY",
     "IRIS_TRUSTED_PROXY",
+    "IRIS_OAUTH_TOKEN_LIFETIME_MINUTES",
+    "IRIS_OAUTH_TOKEN_RATE_PER_SECOND",
+    "IRIS_OAUTH_TOKEN_BURST",
 ];
 
 pub fn command(database: &str, public_url: &str) -> tokio::process::Command {

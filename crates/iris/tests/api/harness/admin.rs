@@ -125,6 +125,72 @@ impl Admin {
             .expect("revoke token");
     }
 
+    fn oauth(&self) -> iris_core::OAuthService {
+        iris_core::OAuthService::new(self.store.clone())
+    }
+
+    /// Creates an OAuth client of the tenant (as `iris oauth client create` does): its id, and
+    /// its first secret's id and value.
+    pub async fn create_oauth_client(&self, label: &str) -> (String, String, String) {
+        let issued = self
+            .oauth()
+            .create_client(&self.tenant, Some(label))
+            .await
+            .expect("create OAuth client");
+        (issued.client_id, issued.secret_id, issued.secret)
+    }
+
+    /// Adds a secret to a client: its id and value.
+    pub async fn add_oauth_secret(&self, client_id: &str) -> (String, String) {
+        let issued = self
+            .oauth()
+            .add_secret(client_id)
+            .await
+            .expect("add OAuth secret");
+        (issued.secret_id, issued.secret)
+    }
+
+    pub async fn revoke_oauth_secret(&self, client_id: &str, secret_id: &str) {
+        self.oauth()
+            .revoke_secret(client_id, secret_id)
+            .await
+            .expect("revoke OAuth secret");
+    }
+
+    pub async fn revoke_oauth_client(&self, client_id: &str) {
+        self.oauth()
+            .revoke_client(client_id)
+            .await
+            .expect("revoke OAuth client");
+    }
+
+    /// An access token granted with `lifetime` (which may be over already), as `/oauth/token`
+    /// would grant it: for expiry tests that cannot wait a minute.
+    pub async fn grant_access_token(
+        &self,
+        client_id: &str,
+        secret: &str,
+        lifetime: time::Duration,
+    ) -> String {
+        match self.oauth().grant(client_id, secret, lifetime).await {
+            Ok(t) => t.token,
+            Err(e) => panic!("grant refused: {e:?}"),
+        }
+    }
+
+    /// Purges the access tokens past their grace (what `iris serve` does periodically).
+    pub async fn purge_access_tokens(&self) -> u64 {
+        self.oauth().purge_expired().await.expect("purge")
+    }
+
+    /// How many OAuth clients the tenant has, live or revoked, and their live secrets.
+    pub async fn oauth_clients(&self) -> Vec<iris_core::oauth::ClientInfo> {
+        self.oauth()
+            .clients(&self.tenant)
+            .await
+            .expect("list OAuth clients")
+    }
+
     /// Issues an operator token (as `iris admin token issue` does).
     pub async fn issue_operator_token(&self, label: &str) -> Credentials {
         let issued = OperatorService::new(self.store.clone())
