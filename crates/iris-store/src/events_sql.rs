@@ -14,8 +14,9 @@ use crate::filter_sql::Bind;
 use crate::rows::{bind_all, db_error, placeholders};
 use crate::sql_store::SqlStore;
 
-const COLUMNS: &str = "tenant_id, id, resource_id, identity_lower, operation, status, record";
-const WIDTH: usize = 7;
+pub(crate) const EVENT_COLUMN_NAMES: &str =
+    "tenant_id, id, resource_id, identity_lower, operation, status, record";
+pub(crate) const EVENT_COLUMNS: usize = 7;
 
 /// Rows per INSERT: well below both engines' bind limits.
 const ROWS_PER_INSERT: usize = 200;
@@ -43,25 +44,60 @@ fn binds_of(scope: &TenantScope, e: &ProvisioningEvent) -> Result<Vec<Bind>, Sto
     ])
 }
 
+/// Events bound for their `INSERT`, serialised before the writer is taken (a create's event
+/// carries every attribute, so its JSON is no small part of the write).
+pub(crate) struct EncodedEvents {
+    pub(crate) rows: usize,
+    pub(crate) binds: Vec<Bind>,
+}
+
+impl EncodedEvents {
+    pub(crate) fn encode(
+        scope: &TenantScope,
+        events: &[ProvisioningEvent],
+    ) -> Result<Self, StoreError> {
+        let mut binds = Vec::with_capacity(events.len() * EVENT_COLUMNS);
+        for event in events {
+            binds.extend(binds_of(scope, event)?);
+        }
+        Ok(Self {
+            rows: events.len(),
+            binds,
+        })
+    }
+}
+
+/// `INSERT INTO provisioning_events … VALUES …` of `rows` events, placeholders numbered from
+/// `first`.
+pub(crate) fn events_insert_sql(rows: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO provisioning_events ({EVENT_COLUMN_NAMES}) VALUES {}",
+        events_values_sql(rows, first)
+    )
+}
+
+/// `(…), (…)`: the value rows of `rows` events, placeholders numbered from `first`.
+pub(crate) fn events_values_sql(rows: usize, first: usize) -> String {
+    (0..rows)
+        .map(|i| {
+            format!(
+                "({})",
+                placeholders(first + i * EVENT_COLUMNS, EVENT_COLUMNS)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The INSERT of `rows` events. Nearly every write records one or two events, so those
 /// statements are built once.
 fn insert_sql(rows: usize) -> std::borrow::Cow<'static, str> {
     static ONE_OR_TWO: std::sync::LazyLock<[String; 2]> =
-        std::sync::LazyLock::new(|| [build_insert_sql(1), build_insert_sql(2)]);
+        std::sync::LazyLock::new(|| [events_insert_sql(1, 1), events_insert_sql(2, 1)]);
     match rows {
         1 | 2 => std::borrow::Cow::Borrowed(ONE_OR_TWO[rows - 1].as_str()),
-        n => std::borrow::Cow::Owned(build_insert_sql(n)),
+        n => std::borrow::Cow::Owned(events_insert_sql(n, 1)),
     }
-}
-
-fn build_insert_sql(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|i| format!("({})", placeholders(i * WIDTH + 1, WIDTH)))
-        .collect();
-    format!(
-        "INSERT INTO provisioning_events ({COLUMNS}) VALUES {}",
-        values.join(", ")
-    )
 }
 
 impl SqlStore {
@@ -72,23 +108,35 @@ impl SqlStore {
         scope: &TenantScope,
         events: &[ProvisioningEvent],
     ) -> Result<(), StoreError> {
-        for chunk in events.chunks(ROWS_PER_INSERT) {
-            let query = match insert_sql(chunk.len()) {
+        let encoded = EncodedEvents::encode(scope, events)?;
+        self.insert_encoded_events(tx, encoded).await
+    }
+
+    /// Writes events encoded beforehand inside `tx`, in statements of at most
+    /// [`ROWS_PER_INSERT`] rows.
+    pub(crate) async fn insert_encoded_events(
+        &self,
+        tx: &mut AnyConnection,
+        encoded: EncodedEvents,
+    ) -> Result<(), StoreError> {
+        let EncodedEvents { rows, mut binds } = encoded;
+        let mut remaining = rows;
+        while remaining > 0 {
+            let chunk = remaining.min(ROWS_PER_INSERT);
+            let rest = binds.split_off(chunk * EVENT_COLUMNS);
+            let query = match insert_sql(chunk) {
                 std::borrow::Cow::Borrowed(sql) => sqlx::query(sql),
                 std::borrow::Cow::Owned(sql) => sqlx::query(AssertSqlSafe(sql)),
             };
-            let mut binds = Vec::with_capacity(chunk.len() * WIDTH);
-            for event in chunk {
-                binds.extend(binds_of(scope, event)?);
-            }
-            bind_all(query, binds)
+            bind_all(query, std::mem::replace(&mut binds, rest))
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            remaining -= chunk;
         }
         // Counted when written into the transaction: every caller commits right after, so only
         // a commit that fails would make the count run ahead.
-        self.metrics.events_written(events.len());
+        self.metrics.events_written(rows);
         Ok(())
     }
 }

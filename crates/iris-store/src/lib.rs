@@ -8,6 +8,7 @@ mod cycles_sql;
 mod dialect;
 mod events_sql;
 mod filter_sql;
+mod folded_sql;
 mod listing_sql;
 mod membership_sql;
 mod oauth_sql;

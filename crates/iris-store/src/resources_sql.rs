@@ -13,8 +13,12 @@ use iris_scim::patch::MemberRef;
 use iris_scim::schema::ResourceKind;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use crate::dialect::Dialect;
+use crate::dialect::{Backend, Dialect};
+use crate::events_sql::EncodedEvents;
 use crate::filter_sql::Bind;
+use crate::folded_sql::{
+    self, MAX_FOLDED_EVENTS, MAX_FOLDED_VALUES, VALUE_COLUMN_NAMES, VALUE_COLUMNS,
+};
 use crate::membership_sql::users_among;
 use crate::rows::{CHUNK, bind_all, db_error, record_columns, record_from_row};
 use crate::sql_store::SqlStore;
@@ -22,9 +26,6 @@ use crate::tables::KindTable;
 
 /// Conditional writes tried before a modification takes the row lock.
 const OPTIMISTIC_ATTEMPTS: usize = 3;
-
-/// Columns of one side-table row; rows per INSERT stay far below both engines' bind limits.
-const VALUE_COLUMNS: usize = 6;
 
 /// The record of `current` after `change` was written over it at `version`.
 fn updated(current: ResourceRecord, change: Change, version: i64) -> Modified {
@@ -73,30 +74,26 @@ impl SqlStore {
                 .map_err(db_error)?;
         }
         for rows in write.shadow.values.chunks(CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO user_values (tenant_id, user_id, attribute, type_lower, is_primary, value_lower) VALUES ",
+            let placeholders: Vec<String> = (0..rows.len())
+                .map(|i| {
+                    format!(
+                        "({})",
+                        self.backend
+                            .sequential_placeholders(i * VALUE_COLUMNS + 1, VALUE_COLUMNS)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO user_values ({VALUE_COLUMN_NAMES}) VALUES {}",
+                placeholders.join(", ")
             );
-            let mut binds = Vec::with_capacity(rows.len() * VALUE_COLUMNS);
-            for (i, v) in rows.iter().enumerate() {
-                let n = i * VALUE_COLUMNS;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "({})",
-                    self.backend.sequential_placeholders(n + 1, VALUE_COLUMNS)
-                ));
-                binds.push(Bind::Text(scope.tenant_id().to_owned()));
-                binds.push(Bind::Text(write.id.clone()));
-                binds.push(Bind::Text(v.attribute.to_owned()));
-                binds.push(Bind::OptText(v.type_lower.clone()));
-                binds.push(Bind::Bool(v.primary));
-                binds.push(Bind::Text(v.value_lower.clone()));
-            }
-            bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+            bind_all(
+                sqlx::query(AssertSqlSafe(sql)),
+                value_binds(scope, write, rows),
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         }
         Ok(())
     }
@@ -211,27 +208,87 @@ impl SqlStore {
         Ok(updated(current, change, version))
     }
 
-    /// The optimistic write: the document over `current` if the row is still at its version,
-    /// with the change's events, in one short transaction. `None` if another write got there
-    /// first (nothing written).
-    async fn write_document_only(
+    /// The optimistic write: `write` over `current` if the row is still at its version, with
+    /// its side rows and the change's events, in one trip (see `folded_sql`). `None` if another
+    /// write got there first (nothing written).
+    async fn write_unlocked(
         &self,
         scope: &TenantScope,
         kind: ResourceKind,
         current: &ResourceRecord,
         write: &ResourceWrite,
-        events: &[ProvisioningEvent],
+        events: EncodedEvents,
     ) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let Some(version) = self
-            .update_at_version(&mut *tx, scope, kind, current, write)
-            .await?
-        else {
-            return Ok(None);
+        let values = if write.rewrite_values {
+            write.shadow.values.as_slice()
+        } else {
+            &[]
         };
-        self.insert_events(&mut tx, scope, events).await?;
-        self.commit(tx).await?;
+        let sql = folded_sql::update(
+            self.backend,
+            kind,
+            write.rewrite_values,
+            values.len(),
+            events.rows,
+        );
+        let mut binds = kind.update_binds(scope.tenant_id(), write, current.version)?;
+        binds.extend(value_binds(scope, write, values));
+        let rows = events.rows;
+        binds.extend(events.binds);
+        let query = bind_all(sqlx::query(sql), binds);
+        let version = match self.backend {
+            // One statement, atomic without a transaction.
+            Backend::Postgres => {
+                let mut writer = self.acquire_writer().await?;
+                let row = query.fetch_optional(&mut *writer).await.map_err(db_error)?;
+                let Some(row) = row else { return Ok(None) };
+                row.try_get::<i64, _>("version").map_err(db_error)?
+            }
+            // Every statement of the batch runs (`fetch_all`); one that finds the row moved on
+            // rolls back with the transaction, dropped unfinished.
+            Backend::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                let found = query.fetch_all(&mut *tx).await.map_err(db_error)?;
+                let Some(row) = found.first() else {
+                    return Ok(None);
+                };
+                let version = row.try_get::<i64, _>("version").map_err(db_error)?;
+                self.commit(tx).await?;
+                version
+            }
+        };
+        self.metrics.events_written(rows);
         Ok(Some(version))
+    }
+
+    /// A create with its side rows and events in one trip (see `folded_sql`).
+    async fn insert_folded(
+        &self,
+        scope: &TenantScope,
+        kind: ResourceKind,
+        write: &ResourceWrite,
+        events: EncodedEvents,
+    ) -> Result<(), StoreError> {
+        let values = write.shadow.values.as_slice();
+        let sql = folded_sql::insert(self.backend, kind, values.len(), events.rows);
+        let mut binds = kind.row_binds(scope.tenant_id(), write, &write.now, 1)?;
+        binds.extend(value_binds(scope, write, values));
+        let rows = events.rows;
+        binds.extend(events.binds);
+        let query = bind_all(sqlx::query(sql), binds);
+        match self.backend {
+            Backend::Postgres => {
+                let mut writer = self.acquire_writer().await?;
+                query.execute(&mut *writer).await.map_err(db_error)?;
+            }
+            Backend::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                query.execute(&mut *tx).await.map_err(db_error)?;
+                self.commit(tx).await?;
+            }
+        }
+        self.metrics.events_written(rows);
+        Ok(())
     }
 
     async fn insert_once(
@@ -242,6 +299,21 @@ impl SqlStore {
         members: &[MemberRef],
         events: &[ProvisioningEvent],
     ) -> Result<Inserted, StoreError> {
+        let created = ResourceRecord {
+            id: write.id.clone(),
+            doc: write.doc.clone(),
+            created: write.now.clone(),
+            last_modified: write.now.clone(),
+            version: 1,
+        };
+        if members.is_empty()
+            && write.shadow.values.len() <= MAX_FOLDED_VALUES
+            && events.len() <= MAX_FOLDED_EVENTS
+        {
+            let encoded = EncodedEvents::encode(scope, events)?;
+            self.insert_folded(scope, kind, write, encoded).await?;
+            return Ok(Inserted::Created(created));
+        }
         let mut tx = self.begin_write().await?;
         self.insert_row(&mut tx, scope, kind, write, &write.now, 1)
             .await?;
@@ -258,13 +330,7 @@ impl SqlStore {
         }
         self.insert_events(&mut tx, scope, &events).await?;
         self.commit(tx).await?;
-        Ok(Inserted::Created(ResourceRecord {
-            id: write.id.clone(),
-            doc: write.doc.clone(),
-            created: write.now.clone(),
-            last_modified: write.now.clone(),
-            version: 1,
-        }))
+        Ok(Inserted::Created(created))
     }
 
     async fn import_once(
@@ -417,6 +483,31 @@ impl SqlStore {
     }
 }
 
+/// Whether a change can be written by the optimistic, folded update.
+fn is_foldable(change: &Change, write: &ResourceWrite) -> bool {
+    change.members.is_empty()
+        && change.events.len() <= MAX_FOLDED_EVENTS
+        && (!write.rewrite_values || write.shadow.values.len() <= MAX_FOLDED_VALUES)
+}
+
+/// The binds of `rows`, side rows of `write`'s resource, in [`VALUE_COLUMN_NAMES`]' order.
+fn value_binds(
+    scope: &TenantScope,
+    write: &ResourceWrite,
+    rows: &[iris_core::store::MultiValue],
+) -> Vec<Bind> {
+    let mut binds = Vec::with_capacity(rows.len() * VALUE_COLUMNS);
+    for v in rows {
+        binds.push(Bind::Text(scope.tenant_id().to_owned()));
+        binds.push(Bind::Text(write.id.clone()));
+        binds.push(Bind::Text(v.attribute.to_owned()));
+        binds.push(Bind::OptText(v.type_lower.clone()));
+        binds.push(Bind::Bool(v.primary));
+        binds.push(Bind::Text(v.value_lower.clone()));
+    }
+    binds
+}
+
 #[async_trait]
 impl ResourceStore for SqlStore {
     async fn insert(
@@ -463,10 +554,11 @@ impl ResourceStore for SqlStore {
     }
 
     /// Optimistic first: the current version is read without a lock, the mutation runs outside
-    /// any transaction, and one conditional `UPDATE … WHERE version = ?` writes the result (one
-    /// statement holding the writer instead of a transaction of four). If another write got
-    /// there first, the whole step is repeated on the new version; after a few such losses, or
-    /// when side rows or memberships change too, the row-locked path does the work instead,
+    /// any transaction, and one conditional `UPDATE … WHERE version = ?` writes the result with
+    /// its side rows and events in one trip (`folded_sql`). If another write got there first,
+    /// the whole step is repeated on the new version; after a few such losses, or when
+    /// memberships change too (or side rows or events past the folded limits), the row-locked
+    /// path does the work instead,
     /// reusing the change computed outside the lock while the row is still at its version (so a
     /// PATCH of a thousand operations holds the writer for its statements, not its computation).
     async fn modify(
@@ -487,12 +579,13 @@ impl ResourceStore for SqlStore {
                 Ok(None) => return Ok(Modified::Unchanged(current)),
                 Ok(Some(change)) => change,
             };
-            let Some(write) = change.write.as_ref().filter(|_| change.is_document_only()) else {
+            let Some(write) = change.write.as_ref().filter(|w| is_foldable(&change, w)) else {
                 precomputed = Some((current.version, change));
                 break;
             };
+            let events = EncodedEvents::encode(scope, &change.events)?;
             if let Some(version) = self
-                .write_document_only(scope, kind, &current, write, &change.events)
+                .write_unlocked(scope, kind, &current, write, events)
                 .await?
             {
                 return Ok(updated(current, change, version));

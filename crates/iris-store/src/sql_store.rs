@@ -284,6 +284,17 @@ impl SqlStore {
         Ok(tx)
     }
 
+    /// A writer connection for one statement that is atomic on its own (PostgreSQL's folded
+    /// writes), its wait counted like a transaction's.
+    pub(crate) async fn acquire_writer(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        let asked = std::time::Instant::now();
+        let conn = self.writer.acquire().await.map_err(db_error)?;
+        self.metrics.write_acquired(asked.elapsed());
+        Ok(conn)
+    }
+
     /// Runs a write transaction until it does not lose to a concurrent one (a deadlock or a
     /// serialisation failure on PostgreSQL, a busy database on SQLite), a bounded number of
     /// times with a short randomised backoff. `attempt` must do the whole transaction, so every

@@ -428,7 +428,79 @@ async fn refusals_of_every_method_are_events_and_bad_tokens_are_not(app: TestApp
     app
 }
 
+/// Concurrent PATCHes of one user race for its version: every one that is acknowledged has
+/// exactly one event, an attempt that lost and was tried again left none, and the side rows
+/// (what `emails.value` filters on) are those of the last change, not a mix.
+async fn racing_changes_leave_one_event_each_and_the_last_side_rows(app: TestApp) -> TestApp {
+    let ann = app
+        .create_user(&json!({"userName": "ann@contoso.com",
+            "emails": [{"type": "work", "value": "ann.0@contoso.com"}]}))
+        .await;
+    const RACERS: usize = 12;
+    let patches = (1..=RACERS).map(|i| {
+        let body = ops(json!([
+            {"op": "replace", "path": "title", "value": format!("T{i}")},
+            {"op": "replace", "path": "emails[type eq \"work\"].value",
+             "value": format!("ann.{i}@contoso.com")}
+        ]));
+        let path = format!("/Users/{ann}");
+        let app = &app;
+        async move { app.patch(&path, &body).await }
+    });
+    for reply in futures::future::join_all(patches).await {
+        reply.expect(StatusCode::OK);
+    }
+    let history = log(&app, &["--user", &ann]).await;
+    let updates: Vec<&Value> = history
+        .iter()
+        .filter(|e| e["operation"] == "update")
+        .collect();
+    assert_eq!(updates.len(), RACERS, "{history:#?}");
+    // Each event's old value is the value another acknowledged change left: one chain from the
+    // created value to the current one, with no change recorded twice or lost.
+    let mut olds: Vec<String> = Vec::new();
+    let mut news: Vec<String> = Vec::new();
+    for e in &updates {
+        let emails = e["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["attribute"] == "emails")
+            .unwrap_or_else(|| panic!("no emails change: {e}"));
+        olds.push(emails["old"][0]["value"].as_str().unwrap().to_owned());
+        news.push(emails["new"][0]["value"].as_str().unwrap().to_owned());
+    }
+    let current = app.get(&format!("/Users/{ann}")).await;
+    let last = current.body["emails"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let next: std::collections::HashMap<&String, &String> = olds.iter().zip(&news).collect();
+    assert_eq!(
+        next.len(),
+        RACERS,
+        "no two changes were written over the same value"
+    );
+    let mut at = &"ann.0@contoso.com".to_owned();
+    for _ in 0..RACERS {
+        at = next
+            .get(at)
+            .unwrap_or_else(|| panic!("no change was written over {at}: {olds:?} -> {news:?}"));
+    }
+    assert_eq!(at, &last, "the chain of changes ends at the current value");
+    for i in 0..=RACERS {
+        let value = format!("ann.{i}@contoso.com");
+        let q = serde_urlencoded::to_string([("filter", format!("emails.value eq \"{value}\""))])
+            .unwrap();
+        let found = app.get(&format!("/Users?{q}")).await.body["totalResults"].clone();
+        let expected = u64::from(value == last);
+        assert_eq!(found, json!(expected), "users found by {value}");
+    }
+    app
+}
+
 crate::on_both_backends!(
+    racing_changes_leave_one_event_each_and_the_last_side_rows,
     refusals_of_every_method_are_events_and_bad_tokens_are_not,
     a_replayed_entra_session_yields_exactly_its_events_and_cycles,
     a_resources_history_is_every_change_to_it_oldest_first,
