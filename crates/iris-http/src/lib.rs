@@ -33,8 +33,8 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use iris_core::provisioning::ActivityTracker;
 use iris_core::{
-    AccountService, OAuthService, OperatorService, ProvisioningLog, ResourceKind, ResourceService, Store,
-    TenantService,
+    AccountService, OAuthService, OperatorService, ProvisioningLog, ResourceKind, ResourceService,
+    Store, TenantService,
 };
 use iris_scim::ScimError;
 use tower::ServiceExt;
