@@ -85,6 +85,7 @@ fn build() -> Fixture {
             },
             metrics_tenant_label_cap: 10,
             admin_api: true,
+            console_path: Some("/console".to_owned()),
             request_timeout: REQUEST_TIMEOUT,
             rate_limit_tenant: iris_http::RateLimit::OFF,
             rate_limit_token: iris_http::RateLimit::OFF,

@@ -180,9 +180,11 @@ pub(crate) fn update(
                 if rewrite_values {
                     // Every sub-statement sees the rows as they were before the statement: the
                     // DELETE removes the old side rows, not the new ones.
-                    ctes.push(format!(
-                        "cleared AS (DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM changed))"
-                    ));
+                    ctes.push(
+                        "cleared AS (DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2 \
+                         AND EXISTS (SELECT 1 FROM changed))"
+                            .to_owned(),
+                    );
                     if values > 0 {
                         ctes.push(format!(
                             "side AS (INSERT INTO user_values ({VALUE_COLUMN_NAMES}) \
