@@ -51,7 +51,21 @@ impl FromRequestParts<AppState> for TenantAuth {
             .get::<OriginalUri>()
             .map_or_else(|| parts.uri.path().to_owned(), |u| u.path().to_owned());
         let tenant_name = tenant_segment(&path).unwrap_or_default();
-        match state.tenants.authenticate(tenant_name, bearer(parts)).await {
+        let bearer = bearer(parts);
+        // A token that a limit refused moments ago is refused again without its lookup, so that
+        // a flood costs the database nothing until the limiter would admit it.
+        if let Some((tenant, refusal)) =
+            bearer.and_then(|b| state.rate_limits.refusing(tenant_name, b))
+        {
+            if let Some(slot) = parts
+                .extensions
+                .get::<crate::observe::AuthenticatedTenant>()
+            {
+                slot.set(&tenant);
+            }
+            return Err(refusal.into_response(&tenant));
+        }
+        match state.tenants.authenticate(tenant_name, bearer).await {
             Ok(who) => {
                 // An access token lives an hour at most: its last use is not worth a write.
                 if who.oauth_client_id.is_none() {
@@ -64,7 +78,11 @@ impl FromRequestParts<AppState> for TenantAuth {
                     slot.set(&who.tenant);
                 }
                 // Before any database work of the request itself.
-                match state.rate_limits.check(&who.tenant, who.rate_key()) {
+                let presented = bearer.unwrap_or_default();
+                match state
+                    .rate_limits
+                    .check(&who.tenant, who.rate_key(), presented)
+                {
                     Ok(()) => Ok(Self(who.tenant)),
                     Err(refusal) => Err(refusal.into_response(&who.tenant)),
                 }

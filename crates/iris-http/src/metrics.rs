@@ -24,7 +24,7 @@ use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::AppState;
-use crate::rate_limit::Limit;
+use crate::rate_limit::{Limit, RateLimited};
 
 pub const REQUESTS: &str = "iris_http_requests_total";
 pub const REQUEST_DURATION: &str = "iris_http_request_duration_seconds";
@@ -35,6 +35,7 @@ pub const TENANT_LABELS: &str = "iris_metrics_tenant_labels";
 pub const TOKENS_EXPIRING: &str = "iris_tokens_expiring_soon";
 pub const RATE_LIMITED: &str = "iris_requests_rate_limited_total";
 pub const SHED: &str = "iris_requests_shed_total";
+pub const RATE_LIMITED_UNLOOKED: &str = "iris_requests_rate_limited_before_token_lookup_total";
 
 /// The tenant label of requests beyond the cap.
 pub const OTHER_TENANTS: &str = "other";
@@ -119,6 +120,10 @@ fn describe() {
     metrics::describe_counter!(
         crate::oauth::REFUSED,
         "Token requests refused at /oauth/token, by RFC 6749 error code"
+    );
+    metrics::describe_counter!(
+        RATE_LIMITED_UNLOOKED,
+        "Of the requests refused with 429, by tenant, those answered before their token was looked up (a token refused moments ago, until its limiter admits it again)"
     );
     metrics::describe_counter!(
         SHED,
@@ -260,8 +265,9 @@ struct Series {
     latency: Histogram,
     /// For 401s: the refused-credentials counter.
     unauthenticated: Option<Counter>,
-    /// For 429s: the rate-limited counter of each limit, in the order of [`Limit::ALL`].
-    rate_limited: Option<[Counter; 2]>,
+    /// For 429s: the rate-limited counter of each limit, in the order of [`Limit::ALL`], and
+    /// the counter of those answered before their token was looked up.
+    rate_limited: Option<([Counter; 2], Counter)>,
 }
 
 impl Series {
@@ -275,9 +281,11 @@ impl Series {
             counter!(UNAUTHENTICATED, "api" => api, "tenant" => labels.tenant.to_owned())
         });
         let rate_limited = (labels.status == 429).then(|| {
-            Limit::ALL.map(|limit| {
+            let by_limit = Limit::ALL.map(|limit| {
                 counter!(RATE_LIMITED, "tenant" => labels.tenant.to_owned(), "limit" => limit.label())
-            })
+            });
+            let unlooked = counter!(RATE_LIMITED_UNLOOKED, "tenant" => labels.tenant.to_owned());
+            (by_limit, unlooked)
         });
         Self {
             rate_limited,
@@ -303,9 +311,16 @@ impl Series {
         if let Some(c) = &self.unauthenticated {
             c.increment(1);
         }
-        if let (Some(counters), Some(limit)) = (&self.rate_limited, seen.rate_limited) {
-            let at = Limit::ALL.iter().position(|l| *l == limit).unwrap_or(0);
-            counters[at].increment(1);
+        if let (Some((by_limit, unlooked)), Some(refused)) = (&self.rate_limited, seen.rate_limited)
+        {
+            let at = Limit::ALL
+                .iter()
+                .position(|l| *l == refused.limit)
+                .unwrap_or(0);
+            by_limit[at].increment(1);
+            if refused.before_token_lookup {
+                unlooked.increment(1);
+            }
         }
     }
 }
@@ -337,7 +352,7 @@ pub(crate) struct Observation<'a> {
     pub status: StatusCode,
     pub elapsed: Duration,
     /// The limit that refused the request, if one did.
-    pub rate_limited: Option<Limit>,
+    pub rate_limited: Option<RateLimited>,
 }
 
 /// The request series of one server, and its totals.

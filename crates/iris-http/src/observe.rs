@@ -98,7 +98,7 @@ pub(crate) async fn observe(
         rate_limited: response
             .extensions()
             .get::<crate::rate_limit::RateLimited>()
-            .map(|r| r.0),
+            .copied(),
     });
     response
 }

@@ -10,8 +10,18 @@
 //!
 //! A flood must not grow the provisioning log either: [`RateLimiters::may_log`] lets at most one
 //! refusal per tenant per second be recorded; the metrics count every one.
+//!
+//! Nor may a flood cost the database a token lookup per request. When a limit refuses a proven
+//! token, the token (by the SHA-256 of the whole bearer value, never the value itself) is
+//! remembered with its tenant until the moment the limiter will admit its next request; until
+//! then [`RateLimiters::refusing`] answers the same `429` before authentication. Nothing is
+//! admitted on that memory: past the moment, or for any other bearer value or tenant URL, the
+//! request is authenticated against the database as usual, so a revoked token is refused with
+//! `401` from its first request after the window (at most the limiter's own wait, 1 / rate).
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,6 +31,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 use iris_core::Tenant;
 use iris_core::store::TenantId;
+use iris_core::tokens::hash_secret;
 use iris_scim::ScimError;
 
 use crate::error::ApiError;
@@ -73,17 +84,33 @@ impl Limit {
 
 /// Rides on a refused request's response, for the metrics and the provisioning log.
 #[derive(Debug, Clone, Copy)]
-pub struct RateLimited(pub Limit);
+pub struct RateLimited {
+    pub limit: Limit,
+    /// Refused from memory of an earlier refusal, before the token was looked up.
+    pub before_token_lookup: bool,
+}
 
 /// The rate limits of one server.
 pub struct RateLimiters {
     tenant: Option<(RateLimit, DefaultKeyedRateLimiter<TenantId>)>,
     token: Option<(RateLimit, DefaultKeyedRateLimiter<String>)>,
     logged: DefaultKeyedRateLimiter<TenantId>,
+    /// Proven tokens that a limit refuses, by the hash of their bearer value, until the limiter
+    /// admits their next request.
+    refusing: RwLock<HashMap<String, Refusing>>,
     clock: DefaultClock,
     started: Instant,
     /// Milliseconds after `started` of the last sweep.
     swept_at: AtomicU64,
+}
+
+/// A refused token's tenant and limit, until the limiter admits the token's next request.
+#[derive(Debug)]
+struct Refusing {
+    tenant: Tenant,
+    limit: Limit,
+    setting: RateLimit,
+    until: Instant,
 }
 
 /// A refusal: the limit that was reached and when to retry.
@@ -92,6 +119,7 @@ pub struct Refusal {
     limit: Limit,
     setting: RateLimit,
     retry_after: Duration,
+    before_token_lookup: bool,
 }
 
 impl RateLimiters {
@@ -100,17 +128,23 @@ impl RateLimiters {
             tenant: tenant.quota().map(|q| (tenant, RateLimiter::dashmap(q))),
             token: token.quota().map(|q| (token, RateLimiter::dashmap(q))),
             logged: RateLimiter::dashmap(Quota::per_second(LOGGED_PER_SECOND)),
+            refusing: RwLock::default(),
             clock: DefaultClock::default(),
             started: Instant::now(),
             swept_at: AtomicU64::new(0),
         }
     }
 
-    /// Admits a request of `tenant` with the token `token_id`, or says which limit it reached.
-    /// The token's limit is asked first, so a token over its own limit does not spend its
-    /// tenant's budget.
-    pub fn check(&self, tenant: &Tenant, token_id: &str) -> Result<(), Refusal> {
+    /// Admits a request of `tenant` with the token `token_id`, presented as `bearer`, or says
+    /// which limit it reached (and remembers the refusal for [`Self::refusing`]). The token's
+    /// limit is asked first, so a token over its own limit does not spend its tenant's budget.
+    pub fn check(&self, tenant: &Tenant, token_id: &str, bearer: &str) -> Result<(), Refusal> {
         self.sweep_when_due();
+        self.admit(tenant, token_id)
+            .inspect_err(|refusal| self.remember(bearer, tenant, refusal))
+    }
+
+    fn admit(&self, tenant: &Tenant, token_id: &str) -> Result<(), Refusal> {
         if let Some((setting, limiter)) = &self.token {
             // `check_key` takes the key by reference and clones it only when it is new.
             let key = token_id.to_owned();
@@ -124,6 +158,42 @@ impl RateLimiters {
                 .map_err(|at| self.refusal(Limit::Tenant, *setting, &at))?;
         }
         Ok(())
+    }
+
+    /// The refusal of a request to `tenant_name`'s URL with `bearer`, if that token was refused
+    /// by a limit of that tenant and the limiter would still refuse it: the same answer the
+    /// limiter would give after authentication, without the token lookup. `None` sends the
+    /// request through authentication.
+    pub fn refusing(&self, tenant_name: &str, bearer: &str) -> Option<(Tenant, Refusal)> {
+        let refusing = self.refusing.read().unwrap_or_else(|e| e.into_inner());
+        if refusing.is_empty() {
+            return None;
+        }
+        let entry = refusing.get(&hash_secret(bearer))?;
+        let retry_after = entry.until.checked_duration_since(Instant::now())?;
+        if retry_after.is_zero() || entry.tenant.name() != tenant_name {
+            return None;
+        }
+        let refusal = Refusal {
+            limit: entry.limit,
+            setting: entry.setting,
+            retry_after,
+            before_token_lookup: true,
+        };
+        Some((entry.tenant.clone(), refusal))
+    }
+
+    fn remember(&self, bearer: &str, tenant: &Tenant, refusal: &Refusal) {
+        let entry = Refusing {
+            tenant: tenant.clone(),
+            limit: refusal.limit,
+            setting: refusal.setting,
+            until: Instant::now() + refusal.retry_after,
+        };
+        self.refusing
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash_secret(bearer), entry);
     }
 
     /// Whether a rate-limited request of `tenant` may be recorded in the provisioning log now.
@@ -141,6 +211,7 @@ impl RateLimiters {
             limit,
             setting,
             retry_after: at.wait_time_from(self.clock.now()),
+            before_token_lookup: false,
         }
     }
 
@@ -167,6 +238,10 @@ impl RateLimiters {
         }
         self.logged.retain_recent();
         self.logged.shrink_to_fit();
+        let now = Instant::now();
+        let mut refusing = self.refusing.write().unwrap_or_else(|e| e.into_inner());
+        refusing.retain(|_, entry| entry.until > now);
+        refusing.shrink_to_fit();
     }
 }
 
@@ -199,7 +274,10 @@ impl Refusal {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(retry));
-        response.extensions_mut().insert(RateLimited(self.limit));
+        response.extensions_mut().insert(RateLimited {
+            limit: self.limit,
+            before_token_lookup: self.before_token_lookup,
+        });
         response
     }
 }
@@ -217,6 +295,7 @@ mod tests {
                 burst: 1,
             },
             retry_after,
+            before_token_lookup: false,
         };
         assert_eq!(refusal(Duration::ZERO).retry_after_seconds(), 1);
         assert_eq!(refusal(Duration::from_millis(10)).retry_after_seconds(), 1);

@@ -187,6 +187,93 @@ mod tenant_limit {
     );
 }
 
+/// A token a limit refused is refused again without its lookup until the limiter would admit
+/// it, and that memory admits nothing: not another bearer value, not another tenant's URL, not
+/// the token once its window has passed and it was revoked.
+mod refused_before_lookup {
+    use super::*;
+
+    fn one_per_second_no_burst(config: &mut iris::config::Config) {
+        config.rate_limit_tenant_per_second = 1;
+        config.rate_limit_tenant_burst = 1;
+    }
+
+    fn unlooked(page: &str, tenant: &str) -> f64 {
+        sum(
+            page,
+            "iris_requests_rate_limited_before_token_lookup_total",
+            &[&format!("tenant=\"{tenant}\"")],
+        )
+    }
+
+    async fn a_refused_token_is_refused_from_memory_only_for_itself(app: TestApp) -> TestApp {
+        let flood = unique("early");
+        let (flood_url, flood_token) = app.other_tenant(&flood).await;
+        let (other_url, _) = app.other_tenant(&unique("beside")).await;
+        let users = format!("{flood_url}/Users");
+        let get = |url: String, token: String| {
+            let app = &app;
+            async move { app.send_as(Some(&token), Method::GET, &url, None).await }
+        };
+        let named = format!("rate limit of tenant '{flood}'");
+
+        // Admitted at `t0` (after `sent`), the limiter admits this tenant again at `t0 + 1 s`:
+        // every request sent before `sent + 1 s` falls within the refusal's window.
+        let sent = Instant::now();
+        get(users.clone(), flood_token.clone())
+            .await
+            .expect(StatusCode::OK);
+        let first = get(users.clone(), flood_token.clone()).await;
+        expect_rate_limited(first, &named);
+        let again = get(users.clone(), flood_token.clone()).await;
+        let within_window = sent.elapsed() < Duration::from_millis(900);
+
+        // The same token id with another secret, and the token at another tenant's URL, are
+        // looked up and refused as invalid, never answered from memory.
+        let (token_id, secret) = flood_token
+            .strip_prefix("iris_")
+            .and_then(|rest| rest.split_once('_'))
+            .expect("iris_<id>_<secret>");
+        let forged = format!("iris_{token_id}_{}", "0".repeat(secret.len()));
+        get(users.clone(), forged)
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, None);
+        get(format!("{other_url}/Users"), flood_token.clone())
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, None);
+
+        expect_rate_limited(again, &named);
+        let page = app.scrape().await;
+        if within_window {
+            assert_eq!(unlooked(&page, &flood), 1.0, "{page}");
+        } else {
+            eprintln!(
+                "the machine took {:?} for three requests: the refusal's window had passed, so the count of refusals from memory is not checked",
+                sent.elapsed()
+            );
+        }
+
+        // Once the window has passed, the token is looked up again: revoked, it is refused
+        // as such.
+        app.admin.revoke_token(token_id).await;
+        tokio::time::sleep(Duration::from_millis(1000).saturating_sub(sent.elapsed())).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let after = loop {
+            let reply = get(users.clone(), flood_token.clone()).await;
+            if reply.status != StatusCode::TOO_MANY_REQUESTS || Instant::now() > deadline {
+                break reply;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        after.expect_error(StatusCode::UNAUTHORIZED, None);
+        app
+    }
+
+    crate::on_both_backends_with!(one_per_second_no_burst =>
+        a_refused_token_is_refused_from_memory_only_for_itself,
+    );
+}
+
 /// Per token: one request a second, bursts of three; no tenant limit.
 mod token_limit {
     use super::*;
