@@ -155,23 +155,47 @@ impl Walk<'_> {
 
     async fn press(&self, button: &str) {
         let xpath = format!("//button[normalize-space()='{button}']");
-        self.c
-            .find(Locator::XPath(&xpath))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.click(Locator::XPath(&xpath)).await;
     }
 
     async fn follow(&self, link: &str) {
-        self.c
-            .find(Locator::LinkText(link))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.click(Locator::LinkText(link)).await;
+    }
+
+    /// Finds and clicks `locator`, again while the element found belongs to a page the browser
+    /// is still replacing (a stale element) or is not there yet.
+    async fn click(&self, locator: Locator<'_>) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let clicked = match self.c.find(locator).await {
+                Ok(element) => element.click().await.map(drop),
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    eprintln!("retrying a click on {locator:?}: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("could not click {locator:?}: {e}"),
+            }
+        }
+    }
+
+    /// Waits until the browser's address holds `part` (a form's GET has landed).
+    async fn expect_url_containing(&self, part: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let url = self.c.current_url().await.unwrap();
+            if url.as_str().contains(part) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the address never held {part:?}: {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn value_of(&self, id: &str) -> String {
@@ -402,12 +426,8 @@ async fn walk_through_the_console(app: TestApp) -> TestApp {
         "never shown twice"
     );
     w.shot("05-tokens").await;
-    w.c.find(Locator::Css("a[aria-label='Revoke token Entra rotation']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    w.click(Locator::Css("a[aria-label='Revoke token Entra rotation']"))
+        .await;
     w.expect_text("Revoke this token?").await;
     w.shot("07-token-revoke").await;
     w.press("Revoke token").await;
@@ -457,14 +477,11 @@ async fn walk_through_the_console(app: TestApp) -> TestApp {
         .await
         .unwrap();
     w.press("Apply filters").await;
+    w.expect_url_containing("status=failure").await;
     w.expect_text("Failure").await;
     w.narrow_shot("mobile-12-log").await;
-    w.c.find(Locator::Css("a[aria-label^='Details of the create']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    w.click(Locator::Css("a[aria-label^='Details of the create']"))
+        .await;
     w.expect_text("What it means").await;
     let page = w.source().await;
     assert!(
@@ -474,12 +491,8 @@ async fn walk_through_the_console(app: TestApp) -> TestApp {
     w.shot("13-event-failure").await;
     w.narrow_shot("mobile-13-event-failure").await;
     w.goto("/tenants/acme/log?action=update").await;
-    w.c.find(Locator::Css("a[aria-label^='Details of the update']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    w.click(Locator::Css("a[aria-label^='Details of the update']"))
+        .await;
     w.expect_text("Modified properties").await;
     w.shot("14-event-update").await;
 
