@@ -57,12 +57,7 @@ impl FromRequestParts<AppState> for TenantAuth {
         if let Some((tenant, refusal)) =
             bearer.and_then(|b| state.rate_limits.refusing(tenant_name, b))
         {
-            if let Some(slot) = parts
-                .extensions
-                .get::<crate::observe::AuthenticatedTenant>()
-            {
-                slot.set(&tenant);
-            }
+            mark_authenticated(parts, &tenant);
             return Err(refusal.into_response(&tenant));
         }
         match state.tenants.authenticate(tenant_name, bearer).await {
@@ -71,12 +66,7 @@ impl FromRequestParts<AppState> for TenantAuth {
                 if who.oauth_client_id.is_none() {
                     state.note_token_use(&who.token_id);
                 }
-                if let Some(slot) = parts
-                    .extensions
-                    .get::<crate::observe::AuthenticatedTenant>()
-                {
-                    slot.set(&who.tenant);
-                }
+                mark_authenticated(parts, &who.tenant);
                 // Before any database work of the request itself.
                 let presented = bearer.unwrap_or_default();
                 match state
@@ -101,6 +91,16 @@ impl FromRequestParts<AppState> for TenantAuth {
             ))),
             Err(Err(store)) => Err(ApiError::from(store).into_response()),
         }
+    }
+}
+
+/// Tells `observe` (metrics, provisioning log) which tenant the request proved.
+fn mark_authenticated(parts: &Parts, tenant: &iris_core::Tenant) {
+    if let Some(slot) = parts
+        .extensions
+        .get::<crate::observe::AuthenticatedTenant>()
+    {
+        slot.set(tenant);
     }
 }
 
